@@ -1,0 +1,11 @@
+#include "commands.h"
+
+namespace edgevl_cli {
+
+// Registered here so the list (and its order in --help) is in one place.
+const std::vector<Command>& commands() {
+  static const std::vector<Command> list = {};
+  return list;
+}
+
+}  // namespace edgevl_cli

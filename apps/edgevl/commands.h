@@ -1,0 +1,18 @@
+// The subcommand table. Each subcommand lives in its own cmd_<name>.cpp and only
+// parses flags, calls the library, and prints.
+#pragma once
+#include <vector>
+
+#define EDGEVL_VERSION_STRING "0.1.0"
+
+namespace edgevl_cli {
+
+struct Command {
+  const char* name;
+  const char* help;
+  int (*fn)(int argc, char** argv);  // argv[0] is the subcommand name
+};
+
+const std::vector<Command>& commands();
+
+}  // namespace edgevl_cli
