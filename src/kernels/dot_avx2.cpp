@@ -1,0 +1,65 @@
+// AVX2 + FMA + F16C row dots. Compiled with -mavx2 -mfma -mf16c (see CMakeLists);
+// only called after cpu_features() confirmed support.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "core/fp16.h"
+#include "kernels/dot.h"
+
+namespace edgevl {
+
+static inline float hsum(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+  return _mm_cvtss_f32(lo);
+}
+
+static inline __m256 load_bf16(const uint8_t* p) {
+  __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+static inline __m256 load_f16(const uint8_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+static inline __m256 load_f32(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+
+template <__m256 (*Load)(const uint8_t*), int kBytes, float (*Scalar)(const uint8_t*)>
+static float dot_impl(const float* x, const uint8_t* w, int64_t k) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= k; i += 32) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), Load(w + i * kBytes), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), Load(w + (i + 8) * kBytes), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), Load(w + (i + 16) * kBytes), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), Load(w + (i + 24) * kBytes), a3);
+  }
+  for (; i + 8 <= k; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), Load(w + i * kBytes), a0);
+  float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; i < k; ++i) s += x[i] * Scalar(w + i * kBytes);
+  return s;
+}
+
+static float scalar_f32(const uint8_t* p) {
+  float f;
+  std::memcpy(&f, p, 4);
+  return f;
+}
+static float scalar_f16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+static float scalar_bf16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return bf16_to_f32(h);
+}
+
+DotTable dot_table_avx2() {
+  return DotTable{dot_impl<load_f32, 4, scalar_f32>, dot_impl<load_f16, 2, scalar_f16>, dot_impl<load_bf16, 2, scalar_bf16>, "avx2"};
+}
+
+}  // namespace edgevl

@@ -1,0 +1,23 @@
+// Dense layers: y[M][N] = x[M][K] · W[N][K]ᵀ (+ bias[N]).
+// One entry point; the element type of W and the CPU pick the implementation.
+#pragma once
+#include <cstdint>
+
+#include "core/thread_pool.h"
+#include "kernels/weight_matrix.h"
+
+namespace edgevl {
+
+// x rows are contiguous with stride K; y rows with stride N. bias may be null.
+void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool);
+
+// The scalar reference, used by tests to check every SIMD variant.
+void matmul_reference(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y);
+
+// Dot product of one f32 vector with row r of W (n = W.cols), reference and dispatched.
+float dot_row_reference(const float* x, const WeightMatrix& W, int64_t r);
+
+// Copies row r of W out as f32 (embedding lookup); works for every type.
+void dequantize_row(const WeightMatrix& W, int64_t r, float* out);
+
+}  // namespace edgevl

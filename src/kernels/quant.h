@@ -1,0 +1,29 @@
+// GGML block quantization formats (llama.cpp-compatible layouts), reference code.
+//   Q8_0: 32 values -> f16 scale d + 32 int8 q;      x = d * q
+//   Q4_0: 32 values -> f16 scale d + 16 bytes nibbles; x = d * (q - 8),
+//         byte j holds element j (low nibble) and element j+16 (high nibble).
+#pragma once
+#include <cstdint>
+
+namespace edgevl {
+
+constexpr int kQK = 32;  // elements per block for Q8_0 and Q4_0
+
+struct BlockQ8_0 {
+  uint16_t d;  // f16
+  int8_t qs[kQK];
+};
+struct BlockQ4_0 {
+  uint16_t d;  // f16
+  uint8_t qs[kQK / 2];
+};
+static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block must be 34 bytes");
+static_assert(sizeof(BlockQ4_0) == 18, "Q4_0 block must be 18 bytes");
+
+// n must be a multiple of 32. Rounding follows llama.cpp's reference quantizers.
+void quantize_q8_0(const float* x, void* out, int64_t n);
+void quantize_q4_0(const float* x, void* out, int64_t n);
+void dequantize_q8_0(const void* in, float* out, int64_t n);
+void dequantize_q4_0(const void* in, float* out, int64_t n);
+
+}  // namespace edgevl
