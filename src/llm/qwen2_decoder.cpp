@@ -1,0 +1,158 @@
+#include "llm/qwen2_decoder.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/rope.h"
+
+namespace edgevl {
+
+namespace {
+
+WeightMatrix bind_matrix(const TensorSource& w, const std::string& name, int64_t rows, int64_t cols) {
+  return matrix_of(w.get(name, {rows, cols}));
+}
+
+std::vector<float> bind_vector(const TensorSource& w, const std::string& name, int64_t n) {
+  return tensor_to_f32(w.get(name, {n}));
+}
+
+}  // namespace
+
+Qwen2Decoder::Qwen2Decoder(const TextConfig& cfg, const TensorSource& w)
+    : cfg_(cfg), rope_(cfg.head_dim, cfg.rope_theta, cfg.mrope_section) {
+  const int64_t H = cfg.hidden_size, V = cfg.vocab_size, I = cfg.intermediate_size;
+  const int64_t qd = int64_t(cfg.num_heads) * cfg.head_dim, kvd = int64_t(cfg.num_kv_heads) * cfg.head_dim;
+  embed_ = bind_matrix(w, "model.embed_tokens.weight", V, H);
+  if (w.has("lm_head.weight"))
+    lm_head_ = bind_matrix(w, "lm_head.weight", V, H);
+  else if (cfg.tie_word_embeddings)
+    lm_head_ = embed_;
+  else
+    fail_format(w.description() + ": missing tensor 'lm_head.weight' (config says tie_word_embeddings = false)");
+  final_norm_ = bind_vector(w, "model.norm.weight", H);
+  layers_.resize(cfg.num_layers);
+  for (int l = 0; l < cfg.num_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    Layer& L = layers_[l];
+    L.attn_norm = bind_vector(w, p + "input_layernorm.weight", H);
+    L.ffn_norm = bind_vector(w, p + "post_attention_layernorm.weight", H);
+    L.wq = bind_matrix(w, p + "self_attn.q_proj.weight", qd, H);
+    L.wk = bind_matrix(w, p + "self_attn.k_proj.weight", kvd, H);
+    L.wv = bind_matrix(w, p + "self_attn.v_proj.weight", kvd, H);
+    L.bq = bind_vector(w, p + "self_attn.q_proj.bias", qd);
+    L.bk = bind_vector(w, p + "self_attn.k_proj.bias", kvd);
+    L.bv = bind_vector(w, p + "self_attn.v_proj.bias", kvd);
+    L.wo = bind_matrix(w, p + "self_attn.o_proj.weight", H, qd);
+    L.gate = bind_matrix(w, p + "mlp.gate_proj.weight", I, H);
+    L.up = bind_matrix(w, p + "mlp.up_proj.weight", I, H);
+    L.down = bind_matrix(w, p + "mlp.down_proj.weight", H, I);
+  }
+}
+
+size_t Qwen2Decoder::weight_bytes_per_token() const {
+  size_t b = lm_head_.total_bytes() + embed_.row_bytes;
+  for (const auto& L : layers_)
+    b += L.wq.total_bytes() + L.wk.total_bytes() + L.wv.total_bytes() + L.wo.total_bytes() + L.gate.total_bytes() +
+         L.up.total_bytes() + L.down.total_bytes();
+  return b;
+}
+
+void Qwen2Decoder::embed(const int32_t* ids, int64_t n, float* out) const {
+  for (int64_t i = 0; i < n; ++i) {
+    if (ids[i] < 0 || ids[i] >= embed_.rows)
+      fail(ErrorCode::kInvalidArgument, "token id " + std::to_string(ids[i]) + " is outside the vocabulary [0, " + std::to_string(embed_.rows) + ")");
+    dequantize_row(embed_, ids[i], out + i * cfg_.hidden_size);
+  }
+}
+
+void Qwen2Decoder::logits(const float* hidden, float* out, ThreadPool& pool) const {
+  matmul(hidden, 1, lm_head_, nullptr, out, pool);
+}
+
+void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCache& cache, ThreadPool& pool,
+                           float* last_logits, float* hidden_out) const {
+  if (n <= 0) return;
+  const int64_t start = cache.size();
+  if (start + n > cache.capacity())
+    fail(ErrorCode::kContextOverflow, "context overflow: " + std::to_string(start) + " cached + " + std::to_string(n) +
+                                          " new tokens exceed the KV cache of " + std::to_string(cache.capacity()));
+  const int H = cfg_.hidden_size, hd = cfg_.head_dim, I = cfg_.intermediate_size;
+  const int nh = cfg_.num_heads, nkv = cfg_.num_kv_heads;
+  const int qd = nh * hd, kvd = nkv * hd;
+
+  std::vector<float> h(x, x + n * H), normed(n * H), q(n * qd), att(n * qd), tmp(n * H), g(n * I), u(n * I);
+  // Rotary tables once per position, shared by all layers.
+  std::vector<float> cos(n * hd), sin(n * hd);
+  for (int64_t i = 0; i < n; ++i) rope_.table(cells[i].pos, cos.data() + i * hd, sin.data() + i * hd);
+
+  for (int l = 0; l < cfg_.num_layers; ++l) {
+    const Layer& L = layers_[l];
+    rmsnorm(h.data(), L.attn_norm.data(), normed.data(), n, H, cfg_.rms_norm_eps);
+    float* kc = cache.k(l) + start * kvd;
+    float* vc = cache.v(l) + start * kvd;
+    matmul(normed.data(), n, L.wq, L.bq.data(), q.data(), pool);
+    matmul(normed.data(), n, L.wk, L.bk.data(), kc, pool);
+    matmul(normed.data(), n, L.wv, L.bv.data(), vc, pool);
+    pool.parallel_for(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        rope_apply(q.data() + i * qd, nh, hd, cos.data() + i * hd, sin.data() + i * hd);
+        rope_apply(kc + i * kvd, nkv, hd, cos.data() + i * hd, sin.data() + i * hd);
+      }
+    });
+    AttentionArgs a;
+    a.q = q.data();
+    a.k = cache.k(l);
+    a.v = cache.v(l);
+    a.out = att.data();
+    a.q_stride = a.out_stride = qd;
+    a.kv_stride = kvd;
+    a.nq = n;
+    a.nk = start + n;
+    a.n_head = nh;
+    a.n_kv_head = nkv;
+    a.head_dim = hd;
+    a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    a.causal_offset = start;
+    attention(a, pool);
+    matmul(att.data(), n, L.wo, nullptr, tmp.data(), pool);
+    add_inplace(h.data(), tmp.data(), n * H);
+
+    rmsnorm(h.data(), L.ffn_norm.data(), normed.data(), n, H, cfg_.rms_norm_eps);
+    matmul(normed.data(), n, L.gate, nullptr, g.data(), pool);
+    matmul(normed.data(), n, L.up, nullptr, u.data(), pool);
+    swiglu_inplace(g.data(), u.data(), n * I);
+    matmul(g.data(), n, L.down, nullptr, tmp.data(), pool);
+    add_inplace(h.data(), tmp.data(), n * H);
+  }
+  cache.commit(cells, n);
+
+  if (hidden_out) {
+    rmsnorm(h.data(), final_norm_.data(), hidden_out, n, H, cfg_.rms_norm_eps);
+    if (last_logits) logits(hidden_out + (n - 1) * H, last_logits, pool);
+  } else if (last_logits) {
+    std::vector<float> last(H);
+    rmsnorm(h.data() + (n - 1) * H, final_norm_.data(), last.data(), 1, H, cfg_.rms_norm_eps);
+    logits(last.data(), last_logits, pool);
+  }
+}
+
+void Qwen2Decoder::shift_keys(KvCache& cache, int64_t begin, int64_t end, int32_t delta, ThreadPool& pool) const {
+  if (delta == 0 || begin >= end) return;
+  const int hd = cfg_.head_dim, nkv = cfg_.num_kv_heads, kvd = nkv * hd;
+  // Rotations compose: rotating by the M-RoPE angles of (δ, δ, δ) moves every axis by δ.
+  std::vector<float> cos(hd), sin(hd);
+  rope_.table({delta, delta, delta}, cos.data(), sin.data());
+  for (int l = 0; l < cfg_.num_layers; ++l) {
+    float* k = cache.k(l);
+    pool.parallel_for(end - begin, [&](int64_t b, int64_t e) {
+      for (int64_t i = begin + b; i < begin + e; ++i) rope_apply(k + i * kvd, nkv, hd, cos.data(), sin.data());
+    });
+  }
+}
+
+}  // namespace edgevl
