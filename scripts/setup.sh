@@ -6,7 +6,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config
   nlohmann-json3-dev libpcre2-dev libutf8proc-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev libcli11-dev
   tmux
 )
 SUDO=""

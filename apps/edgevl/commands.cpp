@@ -4,7 +4,9 @@ namespace edgevl_cli {
 
 // Registered here so the list (and its order in --help) is in one place.
 const std::vector<Command>& commands() {
-  static const std::vector<Command> list = {};
+  static const std::vector<Command> list = {
+      {"chat", "multi-turn chat about an image (streaming)", cmd_chat},
+  };
   return list;
 }
 

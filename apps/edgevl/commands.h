@@ -15,4 +15,6 @@ struct Command {
 
 const std::vector<Command>& commands();
 
+int cmd_chat(int argc, char** argv);
+
 }  // namespace edgevl_cli

@@ -1,0 +1,59 @@
+#include "runtime/model.h"
+
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "core/timer.h"
+#include "formats/safetensors.h"
+
+namespace edgevl {
+
+static bool exists(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+std::shared_ptr<Model> Model::load(const ModelLoadParams& p) {
+  const double t0 = now_ms();
+  std::shared_ptr<Model> m(new Model());
+  m->path_ = p.path;
+  struct stat st {};
+  if (::stat(p.path.c_str(), &st) != 0) fail(ErrorCode::kIo, p.path + ": no such model directory");
+  if (!S_ISDIR(st.st_mode)) fail(ErrorCode::kInvalidArgument, p.path + ": expected a Hugging Face model directory (config.json, *.safetensors, tokenizer.json)");
+  m->cfg_ = ModelConfig::load(p.path);
+  m->weights_ = std::make_unique<SafetensorsModel>(p.path);
+  m->tok_ = Tokenizer::load(p.path);
+  m->decoder_ = std::make_unique<Qwen2Decoder>(m->cfg_.text, *m->weights_);
+  m->vision_ = VisionEncoder::create(m->cfg_, *m->weights_);
+  const std::string pre = p.path + "/preprocessor_config.json";
+  if (exists(pre)) m->pre_ = PreprocessConfig::load(pre);
+  m->pre_.patch_size = m->cfg_.vision.patch_size;
+  m->pre_.merge_size = m->cfg_.vision.spatial_merge_size;
+  m->pre_.temporal_patch_size = m->cfg_.vision.temporal_patch_size;
+  for (int32_t id : {m->cfg_.image_token_id, m->cfg_.vision_start_token_id, m->cfg_.vision_end_token_id})
+    if (id >= m->decoder_->vocab_size()) fail_format(p.path + "/config.json: special token id " + std::to_string(id) + " is outside the vocabulary");
+  m->load_ms_ = now_ms() - t0;
+  return m;
+}
+
+ImageEmbedding Model::encode_image(const ImageU8& img, const PreprocessConfig& pre, ThreadPool& pool) const {
+  ImageEmbedding e;
+  double t0 = now_ms();
+  PixelPatches px = preprocess_image(img, pre);
+  e.preprocess_ms = now_ms() - t0;
+  t0 = now_ms();
+  e.embeds = vision_->encode(px.data.data(), px.grid_t, px.grid_h, px.grid_w, pool);
+  e.encode_ms = now_ms() - t0;
+  const int m = cfg_.vision.spatial_merge_size;
+  e.grid_t = px.grid_t;
+  e.grid_h = px.grid_h;
+  e.grid_w = px.grid_w;
+  e.merged_h = px.grid_h / m;
+  e.merged_w = px.grid_w / m;
+  e.n_tokens = int64_t(px.grid_t) * e.merged_h * e.merged_w;
+  if (int64_t(e.embeds.size()) != e.n_tokens * cfg_.text.hidden_size)
+    fail(ErrorCode::kInternal, "vision tower returned " + std::to_string(e.embeds.size()) + " values for " + std::to_string(e.n_tokens) + " image tokens");
+  return e;
+}
+
+}  // namespace edgevl
