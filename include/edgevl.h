@@ -1,0 +1,305 @@
+/*
+ * edgevl.h — the C API of edgevl, an on-device runtime for multimodal multi-turn
+ * dialogue with Qwen2-VL / Qwen2.5-VL on CPUs.
+ *
+ * Example (error handling shortened):
+ *
+ *   #include "edgevl.h"
+ *
+ *   static int on_result(const edgevl_result* r, void* user) {
+ *     if (r->state == EDGEVL_STATE_NORMAL) fwrite(r->text, 1, r->text_len, stdout);
+ *     if (r->state == EDGEVL_STATE_FINISH) printf("\n[%.1f tok/s]\n", r->perf->decode_tokens_per_s);
+ *     if (r->state == EDGEVL_STATE_ERROR) fprintf(stderr, "error: %s\n", r->error);
+ *     return 0;                                  // non-zero stops generation
+ *   }
+ *
+ *   int main(void) {
+ *     edgevl_model_params mp = edgevl_model_default_params();
+ *     mp.path = "Qwen2-VL-2B-Instruct";          // a Hugging Face model directory
+ *     edgevl_model* model;
+ *     if (edgevl_model_load(&mp, &model) != EDGEVL_OK) { puts(edgevl_last_error()); return 1; }
+ *
+ *     edgevl_session_params sp = edgevl_session_default_params();
+ *     sp.max_context = 4096;
+ *     edgevl_session* s;
+ *     edgevl_session_create(model, &sp, &s);
+ *
+ *     edgevl_part parts[2] = {edgevl_part_image_file("photo.jpg"), edgevl_part_text("What is in the image?")};
+ *     edgevl_message msg = {EDGEVL_ROLE_USER, parts, 2};
+ *     edgevl_run(s, &msg, NULL, on_result, NULL);          // turn 1
+ *
+ *     edgevl_part q = edgevl_part_text("And what colour is it?");
+ *     edgevl_message msg2 = {EDGEVL_ROLE_USER, &q, 1};
+ *     edgevl_run(s, &msg2, NULL, on_result, NULL);         // turn 2 reuses the KV cache
+ *
+ *     edgevl_session_free(s);
+ *     edgevl_model_free(model);
+ *   }
+ *
+ * Thread safety:
+ *   - An edgevl_model is read-only after edgevl_model_load: any number of sessions on any
+ *     threads may share it. Free it only after every session made from it is freed.
+ *   - An edgevl_session is one conversation and is used by one thread at a time, with two
+ *     exceptions that are safe from any thread at any time: edgevl_abort() and
+ *     edgevl_is_running(). A second call into a session while it runs returns EDGEVL_ERR_BUSY.
+ *   - Callbacks run on the thread that generates (the caller's for edgevl_run, an internal
+ *     thread for edgevl_run_async). A callback must not call into its own session except
+ *     edgevl_abort / edgevl_is_running.
+ *   - edgevl_last_error() is per thread: it describes the last failed call on that thread.
+ *
+ * Sizes are owned by the runtime: the number of image tokens, the image tags, the embedding
+ * width and the position ids are computed from the model, never supplied by the caller.
+ *
+ * Every function returns a status; no function aborts the process on bad input. Structs
+ * with a struct_size field must be obtained from the *_default_params() functions (which
+ * set struct_size), so that old binaries keep working when fields are added.
+ */
+#ifndef EDGEVL_H
+#define EDGEVL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EDGEVL_API_VERSION 1
+
+/* ---- status and errors ---------------------------------------------------------------- */
+
+typedef enum edgevl_status {
+  EDGEVL_OK = 0,
+  EDGEVL_ERR_INVALID_ARGUMENT = 1, /* null handle, wrong struct_size, out-of-range parameter */
+  EDGEVL_ERR_IO = 2,               /* a file could not be opened, read or written */
+  EDGEVL_ERR_FORMAT = 3,           /* a model, image or session file is malformed */
+  EDGEVL_ERR_UNSUPPORTED = 4,      /* valid but not supported (architecture, tensor type) */
+  EDGEVL_ERR_CONTEXT_OVERFLOW = 5, /* the turn does not fit and the policy is EDGEVL_OVERFLOW_ERROR */
+  EDGEVL_ERR_ABORTED = 6,          /* stopped by edgevl_abort() */
+  EDGEVL_ERR_BUSY = 7,             /* the session is already running */
+  EDGEVL_ERR_INTERNAL = 8
+} edgevl_status;
+
+/* Message of the last failed call on this thread ("" if none). Valid until the next call. */
+const char* edgevl_last_error(void);
+const char* edgevl_status_name(edgevl_status s);
+/* Library version, e.g. "0.1.0". */
+const char* edgevl_version(void);
+
+/* ---- model ----------------------------------------------------------------------------- */
+
+typedef struct edgevl_model edgevl_model;
+
+typedef struct edgevl_model_params {
+  uint32_t struct_size;
+  const char* path;        /* a Hugging Face model directory, or a text-model .gguf file */
+  const char* mmproj_path; /* with a .gguf: the vision (mmproj) .gguf; NULL otherwise */
+  int32_t n_threads;       /* threads for load-time work; 0 = all cores */
+} edgevl_model_params;
+
+edgevl_model_params edgevl_model_default_params(void);
+edgevl_status edgevl_model_load(const edgevl_model_params* params, edgevl_model** out_model);
+void edgevl_model_free(edgevl_model* model); /* NULL is fine */
+
+typedef struct edgevl_model_info {
+  uint32_t struct_size;
+  const char* architecture; /* e.g. "Qwen2VLForConditionalGeneration" */
+  int32_t hidden_size;      /* width of token and image embeddings */
+  int32_t vocab_size;
+  int32_t num_layers;
+  int32_t max_position_embeddings;
+  double load_ms;
+} edgevl_model_info;
+
+edgevl_model_info edgevl_model_info_default(void);
+edgevl_status edgevl_model_get_info(const edgevl_model* model, edgevl_model_info* out);
+
+/* ---- session --------------------------------------------------------------------------- */
+
+typedef struct edgevl_session edgevl_session;
+
+typedef struct edgevl_sampling_params {
+  float temperature;       /* <= 0: greedy */
+  int32_t top_k;           /* 0: off */
+  float top_p;             /* 1: off; must be in (0, 1] */
+  float repeat_penalty;    /* 1: off */
+  float frequency_penalty; /* 0: off */
+  float presence_penalty;  /* 0: off */
+  int32_t penalty_last_n;  /* tokens the penalties look back over */
+  uint64_t seed;
+} edgevl_sampling_params;
+
+typedef enum edgevl_overflow_policy {
+  EDGEVL_OVERFLOW_ERROR = 0,      /* refuse the turn with EDGEVL_ERR_CONTEXT_OVERFLOW (token counts in the message) */
+  EDGEVL_OVERFLOW_DROP_OLDEST = 1 /* drop the oldest whole turns after the first n_keep tokens, then continue */
+} edgevl_overflow_policy;
+
+typedef struct edgevl_session_params {
+  uint32_t struct_size;
+  int32_t max_context;        /* KV cache size in tokens (default 4096) */
+  int32_t n_keep;             /* tokens never evicted; -1 = the system prompt (default) */
+  edgevl_overflow_policy overflow;
+  int32_t n_threads;          /* 0 = all cores */
+  uint64_t cpu_mask;          /* bit i = may run on CPU i; 0 = no pinning */
+  edgevl_sampling_params sampling;
+  int32_t max_new_tokens;     /* per reply (default 512) */
+  int32_t ignore_eos;         /* 1: do not stop at <|im_end|> */
+  const char* system_prompt;  /* NULL = "You are a helpful assistant." */
+  int32_t image_fixed_size;   /* >0: on-device preprocessing, pad to square + resize to N x N */
+  int64_t image_min_pixels;   /* 0 = the model's preprocessor_config.json */
+  int64_t image_max_pixels;   /* 0 = the model's preprocessor_config.json */
+  int64_t image_max_input_pixels; /* decoded images larger than this are refused (default 64 Mpx) */
+} edgevl_session_params;
+
+edgevl_session_params edgevl_session_default_params(void);
+edgevl_sampling_params edgevl_sampling_default_params(void);
+edgevl_status edgevl_session_create(const edgevl_model* model, const edgevl_session_params* params, edgevl_session** out_session);
+void edgevl_session_free(edgevl_session* session); /* aborts and waits for a running generation; NULL is fine */
+
+/* ---- inputs ---------------------------------------------------------------------------- */
+
+typedef enum edgevl_role { EDGEVL_ROLE_SYSTEM = 0, EDGEVL_ROLE_USER = 1, EDGEVL_ROLE_ASSISTANT = 2, EDGEVL_ROLE_TOOL = 3 } edgevl_role;
+
+typedef enum edgevl_part_type {
+  EDGEVL_PART_TEXT = 0,        /* text: UTF-8; "<image>" tags in it are NOT special here (use image parts) */
+  EDGEVL_PART_TAGGED_TEXT = 1, /* text with "<image>" tags, each taking the next image part in order */
+  EDGEVL_PART_IMAGE_FILE = 2,  /* path: a JPEG/PNG/BMP/GIF file */
+  EDGEVL_PART_IMAGE_BYTES = 3, /* data/size: an encoded image in memory */
+  EDGEVL_PART_IMAGE_RGB = 4,   /* data: width*height*3 bytes of RGB8, row-major */
+  EDGEVL_PART_TOKENS = 5,      /* tokens/n_tokens: token ids, inserted as they are */
+  EDGEVL_PART_EMBEDDINGS = 6   /* embeddings: n_embeddings rows of hidden_size floats;
+                                  positions: optional 3*n_embeddings ids (t row, h row, w row) relative to
+                                  the part's start; NULL = consecutive text positions */
+} edgevl_part_type;
+
+typedef struct edgevl_part {
+  edgevl_part_type type;
+  const char* text;
+  const char* path;
+  const uint8_t* data;
+  size_t size;
+  int32_t width, height;
+  const int32_t* tokens;
+  size_t n_tokens;
+  const float* embeddings;
+  size_t n_embeddings;
+  const int32_t* positions;
+} edgevl_part;
+
+typedef struct edgevl_message {
+  edgevl_role role;
+  const edgevl_part* parts;
+  size_t n_parts;
+} edgevl_message;
+
+/* Convenience constructors (the strings/buffers are borrowed, not copied). */
+edgevl_part edgevl_part_text(const char* text);
+edgevl_part edgevl_part_tagged_text(const char* text);
+edgevl_part edgevl_part_image_file(const char* path);
+edgevl_part edgevl_part_image_bytes(const uint8_t* data, size_t size);
+edgevl_part edgevl_part_image_rgb(const uint8_t* rgb, int32_t width, int32_t height);
+edgevl_part edgevl_part_tokens(const int32_t* tokens, size_t n_tokens);
+edgevl_part edgevl_part_embeddings(const float* embeddings, size_t n_rows, const int32_t* positions);
+
+/* ---- running ----------------------------------------------------------------------------- */
+
+typedef enum edgevl_mode {
+  EDGEVL_MODE_GENERATE = 0,    /* stream the assistant's reply */
+  EDGEVL_MODE_LOGITS = 1,      /* prefill only; the FINISH result carries the last position's logits */
+  EDGEVL_MODE_HIDDEN_STATE = 2 /* prefill only; the FINISH result carries the last position's final hidden state */
+} edgevl_mode;
+
+typedef struct edgevl_run_params {
+  uint32_t struct_size;
+  edgevl_mode mode;
+  int32_t keep_history;                  /* 1 (default): the turn stays in the conversation; 0: forgotten after the run */
+  int32_t max_new_tokens;                /* -1: the session's */
+  int32_t ignore_eos;                    /* -1: the session's */
+  const edgevl_sampling_params* sampling; /* NULL: the session's */
+} edgevl_run_params;
+
+edgevl_run_params edgevl_run_default_params(void);
+
+typedef enum edgevl_state {
+  EDGEVL_STATE_NORMAL = 0,  /* text holds complete UTF-8 characters for token_id */
+  EDGEVL_STATE_WAITING = 1, /* token_id produced bytes of an incomplete character, held back */
+  EDGEVL_STATE_FINISH = 2,  /* the run ended normally; perf (and logits/hidden in those modes) are set */
+  EDGEVL_STATE_ERROR = 3    /* the run failed; status and error are set */
+} edgevl_state;
+
+typedef struct edgevl_perf {
+  double model_load_ms;
+  double image_encode_ms;      /* preprocessing + vision tower for this run (0 if cached) */
+  int32_t images, images_encoded;
+  int64_t prefill_tokens;      /* tokens prefilled this run (only what was new) */
+  int64_t image_tokens;
+  double prefill_ms;
+  double ttft_ms;              /* from the call to the first generated token */
+  int64_t decode_tokens;
+  double decode_ms;
+  double prefill_tokens_per_s, decode_tokens_per_s;
+  int64_t kv_tokens;           /* KV cache fill after the run */
+  int64_t peak_rss_bytes;      /* VmHWM of the process */
+} edgevl_perf;
+
+typedef struct edgevl_result {
+  edgevl_state state;
+  const char* text;       /* NORMAL: the piece; FINISH: the whole reply. Not NUL-terminated-safe: use text_len */
+  size_t text_len;
+  int32_t token_id;       /* NORMAL/WAITING: the token; otherwise -1 */
+  const char* finish_reason; /* FINISH: "stop", "length", "context_full", "aborted" */
+  const float* logits;    /* FINISH in EDGEVL_MODE_LOGITS: n_logits values */
+  int32_t n_logits;
+  const float* hidden;    /* FINISH in EDGEVL_MODE_HIDDEN_STATE: n_hidden values */
+  int32_t n_hidden;
+  edgevl_status status;   /* ERROR: why */
+  const char* error;      /* ERROR: message */
+  const edgevl_perf* perf; /* FINISH/ERROR */
+} edgevl_result;
+
+/* Return non-zero to stop generating (the run then finishes with reason "aborted"). */
+typedef int (*edgevl_callback)(const edgevl_result* result, void* user_data);
+
+/* Runs one message synchronously; the callback may be NULL. On failure the conversation
+ * is as it was before the call (and the callback also gets an ERROR result). */
+edgevl_status edgevl_run(edgevl_session* session, const edgevl_message* message, const edgevl_run_params* params,
+                         edgevl_callback callback, void* user_data);
+/* Starts the same work on an internal thread and returns at once; the message and its
+ * buffers are copied. Use edgevl_wait to join it and get its status. */
+edgevl_status edgevl_run_async(edgevl_session* session, const edgevl_message* message, const edgevl_run_params* params,
+                               edgevl_callback callback, void* user_data);
+edgevl_status edgevl_wait(edgevl_session* session);
+int edgevl_is_running(const edgevl_session* session);
+/* Asks a running generation to stop soon; safe from any thread. */
+edgevl_status edgevl_abort(edgevl_session* session);
+
+/* Starts encoding an image now (e.g. while the user types), so a later message with the
+ * same image finds its embedding ready: time to first token drops by the encode time. */
+edgevl_status edgevl_prepare_image(edgevl_session* session, const edgevl_part* image_part);
+
+/* ---- conversation state ------------------------------------------------------------------ */
+
+/* Forgets the conversation; keep_system = 1 keeps the system prompt in the KV cache. */
+edgevl_status edgevl_clear(edgevl_session* session, int keep_system);
+/* Tokens in the KV cache (out_used) and its capacity (out_capacity); either may be NULL. */
+edgevl_status edgevl_kv_size(const edgevl_session* session, int64_t* out_used, int64_t* out_capacity);
+/* Number of completed turns (user message + reply) in the conversation. */
+edgevl_status edgevl_turn_count(const edgevl_session* session, int32_t* out_turns);
+/* Removes turns [first, first + count) (0 = the oldest); later turns move back in position. */
+edgevl_status edgevl_remove_turns(edgevl_session* session, int32_t first, int32_t count);
+/* RKLLM-style template: system prompt, text before each user message, text after it.
+ * NULL for any argument keeps the model's own (ChatML). Clears the conversation. */
+edgevl_status edgevl_set_chat_template(edgevl_session* session, const char* system_prompt, const char* prompt_prefix,
+                                       const char* prompt_postfix);
+/* Saves the conversation (tokens, positions, image embeddings, template) to a versioned
+ * file, written atomically; load restores it into a session of the same model. */
+edgevl_status edgevl_session_save(const edgevl_session* session, const char* path);
+edgevl_status edgevl_session_load(edgevl_session* session, const char* path);
+/* Totals over the session's life and the last run. */
+edgevl_status edgevl_get_perf(const edgevl_session* session, edgevl_perf* out_last_run, edgevl_perf* out_total);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDGEVL_H */
