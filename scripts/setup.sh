@@ -8,7 +8,12 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libcli11-dev
   tmux
+  chromium  # headless browser for the web-page test of `edgevl serve` (tests/server)
 )
+# Node.js + npm for tests/server (the openai client). Debian 12's nodejs is 18, which
+# the pinned packages support; a newer node already on the machine is kept as it is.
+command -v node >/dev/null || PKGS+=(nodejs)
+command -v npm >/dev/null || PKGS+=(npm)
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 missing=()

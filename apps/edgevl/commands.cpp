@@ -6,6 +6,7 @@ namespace edgevl_cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"chat", "multi-turn chat about an image (streaming)", cmd_chat},
+      {"serve", "OpenAI-compatible HTTP server with a web chat page", cmd_serve},
   };
   return list;
 }

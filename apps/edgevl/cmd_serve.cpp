@@ -1,0 +1,35 @@
+// `edgevl serve`: the OpenAI-compatible HTTP server (server/). This file only parses
+// flags; the server itself uses nothing but the public C API (edgevl.h).
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "http_server.h"
+
+namespace edgevl_cli {
+
+int cmd_serve(int argc, char** argv) {
+  CLI::App app{"OpenAI-compatible HTTP server with images, streaming, multi-turn KV reuse and a web chat page", "edgevl serve"};
+  edgevl_server::ServerOptions o;
+  app.add_option("-m,--model", o.model_path, "Hugging Face model directory")->required();
+  app.add_option("--host", o.host, "address to bind (default 127.0.0.1: this machine only)");
+  app.add_option("--port", o.port, "port (0 = any free port, printed on stdout)")->check(CLI::Range(0, 65535));
+  app.add_option("--parallel", o.parallel, "generations run at once (each on --threads threads)")->check(CLI::Range(1, 64));
+  app.add_option("--max-sessions", o.max_sessions, "conversations kept with their KV cache (LRU)")->check(CLI::Range(1, 1024));
+  app.add_option("--max-queue", o.max_queue, "requests that may wait for a generation slot; more get 429")->check(CLI::Range(0, 4096));
+  app.add_option("--max-context", o.max_context, "KV cache size per session, in tokens")->check(CLI::Range(64, 1 << 20));
+  app.add_option("-t,--threads", o.threads, "threads per generation (0 = cores / --parallel)")->check(CLI::Range(0, 1024));
+  app.add_option("--max-tokens", o.max_tokens, "max_tokens when a request gives none")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--max-images", o.max_images, "images allowed in one request")->check(CLI::Range(0, 1024));
+  app.add_option("--max-body-mb", o.max_body_mb, "largest request body (and image), in MiB")->check(CLI::Range(1, 4096));
+  app.add_option("--fixed-size", o.fixed_size, "on-device preprocessing: pad images to square, resize to N x N (e.g. 392)");
+  app.add_option("--allow-local-images", o.allow_local_images, "let requests name image files (file:// or paths) inside this directory");
+  app.add_option("--model-name", o.model_name, "model id reported by /v1/models (default: the directory name)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return edgevl_server::run_server(o);
+}
+
+}  // namespace edgevl_cli

@@ -1,0 +1,197 @@
+#include "generation.h"
+
+#include <random>
+
+#include "prompt_builder.h"
+#include "stop_matcher.h"
+
+namespace edgevl_server {
+
+ApiError error_from_status(edgevl_status st, const std::string& message) {
+  switch (st) {
+    case EDGEVL_ERR_CONTEXT_OVERFLOW: return ApiError(400, "context_length_exceeded", message, "messages");
+    case EDGEVL_ERR_INVALID_ARGUMENT: return ApiError(400, "invalid_request", message);
+    case EDGEVL_ERR_FORMAT: return ApiError(400, "invalid_image", message, "messages");
+    case EDGEVL_ERR_UNSUPPORTED: return ApiError(400, "unsupported", message);
+    case EDGEVL_ERR_ABORTED: return ApiError(503, "aborted", message.empty() ? "the request was cancelled" : message, "", "server_error");
+    case EDGEVL_ERR_BUSY: return ApiError(503, "busy", message, "", "server_error");
+    default: return ApiError(500, "internal_error", message, "", "server_error");
+  }
+}
+
+namespace {
+
+// State shared with the runtime's token callback (which runs on this worker thread).
+struct RunState {
+  Job* job;
+  const std::atomic<bool>* stopping;
+  StopMatcher stop;
+  std::string raw;  // everything generated (before stop sequences): what the session holds
+  bool first_token_seen = false;
+  Clock::time_point first_token;
+  std::string finish_reason, final_text;
+  edgevl_perf perf{};
+  bool have_perf = false;
+  edgevl_status error_status = EDGEVL_OK;
+  std::string error_message;
+
+  RunState(Job* j, const std::atomic<bool>* stopping) : job(j), stopping(stopping), stop(j->request.stop) {}
+  bool should_end() const { return stop.stopped() || job->cancelled() || (stopping && stopping->load()); }
+
+  void emit(const std::string& piece) {
+    raw += piece;
+    std::string out = stop.push(piece);
+    if (!out.empty()) {
+      job->content += out;
+      job->send({JobEvent::Delta, std::move(out)});
+    }
+  }
+};
+
+int on_result(const edgevl_result* r, void* user) {
+  auto* st = static_cast<RunState*>(user);
+  switch (r->state) {
+    case EDGEVL_STATE_NORMAL:
+    case EDGEVL_STATE_WAITING:
+      if (!st->first_token_seen) {
+        st->first_token_seen = true;
+        st->first_token = Clock::now();
+      }
+      if (r->state == EDGEVL_STATE_NORMAL && r->text_len > 0) st->emit(sanitize_utf8(std::string(r->text, r->text_len)));
+      // Non-zero stops the run: a stop sequence was completed, the client left, or the
+      // server is shutting down.
+      return st->should_end() ? 1 : 0;
+    case EDGEVL_STATE_FINISH:
+      st->finish_reason = r->finish_reason ? r->finish_reason : "stop";
+      if (r->text) st->final_text = sanitize_utf8(std::string(r->text, r->text_len));
+      break;
+    case EDGEVL_STATE_ERROR:
+      st->error_status = r->status;
+      st->error_message = r->error ? r->error : "";
+      break;
+  }
+  if (r->perf) {
+    st->perf = *r->perf;
+    st->have_perf = true;
+  }
+  return 0;
+}
+
+edgevl_sampling_params sampling_for(const ChatRequest& req, const GenerationConfig& cfg) {
+  edgevl_sampling_params s = cfg.sampling;
+  if (req.temperature) s.temperature = *req.temperature;
+  if (req.top_p) s.top_p = *req.top_p;
+  if (req.top_k) s.top_k = *req.top_k;
+  if (req.presence_penalty) s.presence_penalty = *req.presence_penalty;
+  if (req.frequency_penalty) s.frequency_penalty = *req.frequency_penalty;
+  if (req.seed) {
+    s.seed = *req.seed;
+  } else {
+    // OpenAI semantics: without a seed, sampled replies differ from call to call.
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    s.seed = rng();
+  }
+  return s;
+}
+
+void fail(Job& job, Metrics& metrics, ApiError err) {
+  metrics.record_error(err.code);
+  job.error = std::move(err);
+  job.send({JobEvent::Failed, ""});
+}
+
+}  // namespace
+
+void run_job(Job& job, SessionPool& pool, const GenerationConfig& cfg, Metrics& metrics) {
+  const Clock::time_point start = Clock::now();
+  job.timings.queue_ms = ms_between(job.arrival, start);
+  if (job.cancelled() || (cfg.stopping && cfg.stopping->load()))
+    return fail(job, metrics, error_from_status(EDGEVL_ERR_ABORTED, "cancelled before it started"));
+  const ChatRequest& req = job.request;
+
+  Lease lease;
+  try {
+    lease = pool.acquire(req);
+  } catch (const ApiError& e) {
+    return fail(job, metrics, e);
+  }
+  edgevl_session* session = lease.slot->session;
+  BuiltMessage msg;
+  build_message(req.messages, lease.matched, msg);
+
+  edgevl_run_params rp = edgevl_run_default_params();
+  rp.max_new_tokens = req.max_tokens > 0 ? req.max_tokens : cfg.default_max_tokens;
+  const edgevl_sampling_params sampling = sampling_for(req, cfg);
+  rp.sampling = &sampling;
+
+  int64_t kv_before = 0;
+  edgevl_kv_size(session, &kv_before, nullptr);
+  RunState st(&job, cfg.stopping);
+  job.attach(session);
+  const edgevl_status status = edgevl_run(session, &msg.message, &rp, on_result, &st);
+  job.detach();
+  const Clock::time_point end = Clock::now();
+
+  if (status != EDGEVL_OK) {
+    std::string why = st.error_message.empty() ? edgevl_last_error() : st.error_message;
+    if (status == EDGEVL_ERR_INTERNAL) pool.discard(lease);  // its state is unknown
+    else pool.release_unchanged(lease);  // the runtime rolled the turn back
+    return fail(job, metrics, error_from_status(status, why));
+  }
+
+  // The FINISH text is the whole reply; if it holds more than the pieces did (a final
+  // partial character flushed at the end), pass the rest through as well.
+  if (st.final_text.size() > st.raw.size() && st.final_text.compare(0, st.raw.size(), st.raw) == 0)
+    st.emit(st.final_text.substr(st.raw.size()));
+  if (std::string rest = st.stop.flush(); !rest.empty()) {
+    job.content += rest;
+    job.send({JobEvent::Delta, rest});
+  }
+
+  // The session now holds the request's messages and the full generated reply. When a
+  // stop sequence cut the reply, the client will echo the cut text, which will not
+  // match: the next request then rebuilds rather than reuse a cache that differs.
+  std::vector<std::string> convo;
+  convo.reserve(req.messages.size() + 1);
+  for (const auto& m : req.messages) convo.push_back(m.key);
+  convo.push_back(assistant_text_key(st.raw));
+  pool.release(lease, std::move(convo));
+
+  const edgevl_perf& p = st.perf;
+  job.finish_reason = st.stop.stopped() || st.finish_reason == "stop" ? "stop" : "length";
+  job.usage.cached_tokens = kv_before;
+  job.usage.prompt_tokens = kv_before + p.prefill_tokens;
+  job.usage.completion_tokens = p.decode_tokens;
+  Timings& t = job.timings;
+  t.ttft_ms = st.first_token_seen ? ms_between(job.arrival, st.first_token) : 0;
+  t.image_encode_ms = p.image_encode_ms;
+  t.images = p.images;
+  t.prefill_tokens = p.prefill_tokens;
+  t.image_tokens = p.image_tokens;
+  t.prefill_ms = p.prefill_ms;
+  t.decode_tokens = p.decode_tokens;
+  t.decode_ms = p.decode_ms;
+  t.prefill_tokens_per_s = p.prefill_tokens_per_s;
+  t.decode_tokens_per_s = p.decode_tokens_per_s;
+  t.kv_tokens = p.kv_tokens;
+
+  CompletionSample s;
+  s.queue_ms = t.queue_ms;
+  s.ttft_ms = t.ttft_ms;
+  s.latency_ms = ms_between(job.arrival, end);
+  s.prompt_tokens = job.usage.prompt_tokens;
+  s.prefill_tokens = p.prefill_tokens;
+  s.cached_tokens = kv_before;
+  s.completion_tokens = p.decode_tokens;
+  s.image_tokens = p.image_tokens;
+  s.prefill_ms = p.prefill_ms;
+  s.decode_ms = p.decode_ms;
+  s.image_encode_ms = p.image_encode_ms;
+  s.cache_hit = lease.matched > 0 || kv_before > 0;
+  s.streamed = req.stream;
+  metrics.record_completion(s);
+  if (job.cancelled()) metrics.record_client_abort();
+  job.send({JobEvent::Done, ""});
+}
+
+}  // namespace edgevl_server

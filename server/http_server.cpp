@@ -1,0 +1,330 @@
+#include "http_server.h"
+
+#include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <random>
+#include <thread>
+
+#include "api_error.h"
+#include "edgevl.h"
+#include "generation.h"
+#include "job.h"
+#include "metrics.h"
+#include "openai_response.h"
+#include "openai_schema.h"
+#include "scheduler.h"
+#include "session_pool.h"
+#include "web_assets.h"
+
+namespace edgevl_server {
+
+namespace {
+
+using nlohmann::json;
+
+std::string new_completion_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  std::string id = "chatcmpl-";
+  for (int i = 0; i < 24; ++i) id += digits[rng() % 62];
+  return id;
+}
+
+std::string basename_of(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  const size_t slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+void send_json(httplib::Response& res, int status, const json& j) {
+  res.status = status;
+  res.set_content(dump_json(j), "application/json");
+}
+
+void send_error(httplib::Response& res, const ApiError& e) {
+  if (e.status == 429 || e.status == 503) res.set_header("Retry-After", "1");
+  send_json(res, e.status, e.to_json());
+}
+
+class Server {
+ public:
+  Server(const ServerOptions& opt, edgevl_model* model)
+      : opt_(opt),
+        model_(model),
+        name_(opt.model_name.empty() ? basename_of(opt.model_path) : opt.model_name),
+        created_(std::time(nullptr)),
+        pool_(model, session_params(opt), size_t(std::max(opt.max_sessions, opt.parallel))),
+        scheduler_(opt.parallel, opt.max_queue) {
+    limits_.max_images = size_t(opt.max_images);
+    limits_.max_tokens_cap = opt.max_context;
+    limits_.image.max_bytes = size_t(opt.max_body_mb) << 20;
+    if (!opt.allow_local_images.empty()) {
+      char buf[PATH_MAX];
+      if (!::realpath(opt.allow_local_images.c_str(), buf)) throw std::runtime_error("--allow-local-images: no such directory: " + opt.allow_local_images);
+      limits_.image.local_dir = buf;
+    }
+    gen_.default_max_tokens = opt.max_tokens;
+    gen_.sampling = edgevl_sampling_default_params();
+    gen_.stopping = &stopping_;
+    routes();
+  }
+
+  httplib::Server& http() { return http_; }
+
+  // From the signal thread: refuse new work, end running generations, stop listening.
+  void stop() {
+    stopping_.store(true);
+    pool_.abort_all();
+    http_.stop();
+  }
+
+ private:
+  static edgevl_session_params session_params(const ServerOptions& opt) {
+    edgevl_session_params p = edgevl_session_default_params();
+    p.max_context = opt.max_context;
+    p.overflow = EDGEVL_OVERFLOW_ERROR;  // a prompt that does not fit is the client's 400, not silent truncation
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    p.n_threads = opt.threads > 0 ? opt.threads : std::max(1, cores / std::max(1, opt.parallel));
+    p.max_new_tokens = opt.max_tokens;
+    p.image_fixed_size = opt.fixed_size;
+    return p;
+  }
+
+  void routes() {
+    // httplib serves each connection on one thread for as long as it is open, idle
+    // keep-alive time included. So: threads for the generations and the queue, plus
+    // plenty of spare ones, so that /health, /metrics and prompt 429 answers are served
+    // while every generation slot is taken and clients hold idle connections.
+    const size_t n_http = size_t(opt_.parallel + opt_.max_queue + 32);
+    http_.new_task_queue = [n_http] { return new httplib::ThreadPool(n_http); };
+    http_.set_payload_max_length(size_t(opt_.max_body_mb) << 20);
+    http_.set_read_timeout(30);
+    http_.set_write_timeout(30);
+    http_.set_keep_alive_timeout(3);
+    http_.set_tcp_nodelay(true);  // streamed tokens go out at once
+
+    http_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      send_json(res, 200, {{"status", stopping_ ? "stopping" : "ok"}, {"model", name_}});
+    });
+    http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+      json m = {{"id", name_}, {"object", "model"}, {"created", created_}, {"owned_by", "edgevl"}};
+      send_json(res, 200, {{"object", "list"}, {"data", json::array({m})}});
+    });
+    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, metrics_json()); });
+    http_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { chat(req, res); });
+    http_.Get(".*", [](const httplib::Request& req, httplib::Response& res) {
+      const WebAsset* a = find_web_asset(req.path);
+      if (!a) {
+        send_error(res, ApiError(404, "not_found", "no such page: " + req.path));
+        return;
+      }
+      res.set_header("Cache-Control", "no-cache");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_content(reinterpret_cast<const char*>(a->data), a->size, a->mime);
+    });
+
+    // Errors raised by httplib itself (413 body too large, 404 for unknown routes, 400
+    // for malformed HTTP) get the same JSON shape as ours.
+    http_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 413)
+        send_error(res, ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit"));
+      else if (res.status == 404)
+        send_error(res, ApiError(404, "not_found", "no route for " + req.method + " " + req.path));
+      else
+        send_error(res, ApiError(res.status, "http_error", "HTTP error " + std::to_string(res.status)));
+    });
+    http_.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "internal error";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      metrics_.record_error("internal_error");
+      send_error(res, ApiError(500, "internal_error", what, "", "server_error"));
+    });
+    http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      if (req.path.rfind("/v1/", 0) == 0) metrics_.count_response(res.status);
+    });
+  }
+
+  json metrics_json() {
+    const PoolStats ps = pool_.stats();
+    json live = {
+        {"queue", {{"depth", scheduler_.queued()}, {"running", scheduler_.running()}, {"parallel", scheduler_.workers()}, {"max_queue", scheduler_.max_queue()}}},
+        {"sessions", {{"live", ps.live}, {"busy", ps.busy}, {"max", ps.max}, {"created", ps.created}, {"evicted", ps.evicted}, {"hits", ps.hits}, {"misses", ps.misses}}},
+        {"model", name_},
+    };
+    return metrics_.to_json(live);
+  }
+
+  void chat(const httplib::Request& req, httplib::Response& res) {
+    std::shared_ptr<Job> job;
+    try {
+      job = std::make_shared<Job>(parse_chat_request(req.body, limits_), new_completion_id());
+    } catch (const ApiError& e) {
+      metrics_.record_error(e.code);
+      return send_error(res, e);
+    }
+    if (stopping_) return send_error(res, ApiError(503, "shutting_down", "the server is shutting down", "", "server_error"));
+    const bool accepted = scheduler_.try_submit([this, job] {
+      try {
+        run_job(*job, pool_, gen_, metrics_);
+      } catch (const std::exception& e) {
+        // run_job reports its own failures; this is only for the unforeseen (bad_alloc).
+        job->error = ApiError(500, "internal_error", e.what(), "", "server_error");
+        job->send({JobEvent::Failed, ""});
+      }
+    });
+    if (!accepted) {
+      metrics_.record_error("queue_full");
+      return send_error(res, ApiError(429, "queue_full",
+                                      "the server is busy: " + std::to_string(scheduler_.running()) + " running and " +
+                                          std::to_string(scheduler_.queued()) + " queued requests; retry later",
+                                      "", "rate_limit_error"));
+    }
+    if (job->request.stream) return stream(job, res);
+
+    JobEvent ev;
+    for (;;) {
+      if (!job->next(ev, std::chrono::milliseconds(1000))) continue;
+      if (ev.kind != JobEvent::Delta) break;
+    }
+    if (ev.kind == JobEvent::Failed) return send_error(res, *job->error);
+    send_json(res, 200, completion_json(*job, name_, std::time(nullptr)));
+  }
+
+  // Streaming waits for the first event before answering, so that failures found before
+  // any text (context overflow, an image the runtime cannot decode, queue shutdown) get
+  // a real HTTP status instead of an error inside a 200 stream.
+  void stream(const std::shared_ptr<Job>& job, httplib::Response& res) {
+    JobEvent first;
+    while (!job->next(first, std::chrono::milliseconds(1000))) {
+    }
+    if (first.kind == JobEvent::Failed) return send_error(res, *job->error);
+
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    const int64_t created = std::time(nullptr);
+    auto pending = std::make_shared<JobEvent>(std::move(first));
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, job, created, pending](size_t, httplib::DataSink& sink) {
+          auto write = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
+          bool ok = write(sse_event(chunk_json(*job, name_, created, {{"role", "assistant"}, {"content", ""}}, "")));
+          JobEvent ev = std::move(*pending);
+          while (ok) {
+            if (ev.kind == JobEvent::Delta) {
+              ok = write(sse_event(chunk_json(*job, name_, created, {{"content", ev.text}}, "")));
+            } else {
+              if (ev.kind == JobEvent::Done) {
+                ok = write(sse_event(chunk_json(*job, name_, created, json::object(), job->finish_reason)));
+                if (ok && job->request.include_usage) ok = write(sse_event(usage_chunk_json(*job, name_, created)));
+              } else {
+                // Failed after the stream began: OpenAI clients raise on an error event.
+                ok = write(sse_event(job->error->to_json()));
+              }
+              if (ok) ok = write(sse_done());
+              if (ok) sink.done();
+              break;
+            }
+            // While waiting, a comment line now and then finds a client that went away.
+            while (ok && !job->next(ev, std::chrono::milliseconds(1000))) ok = write(": keep-alive\n\n");
+          }
+          if (!ok) {
+            job->cancel();  // the client is gone: stop generating for nobody
+            metrics_.record_error("client_disconnected");
+          }
+          return ok;
+        },
+        [job](bool success) {
+          if (!success) job->cancel();
+        });
+  }
+
+  const ServerOptions opt_;
+  edgevl_model* model_;
+  const std::string name_;
+  const int64_t created_;
+  RequestLimits limits_;
+  GenerationConfig gen_;
+  std::atomic<bool> stopping_{false};
+  Metrics metrics_;
+  SessionPool pool_;
+  Scheduler scheduler_;
+  httplib::Server http_;
+};
+
+}  // namespace
+
+int run_server(const ServerOptions& opt) {
+  // SIGINT/SIGTERM are taken by one thread (sigwait) rather than a handler, so stopping
+  // can lock and join like ordinary code. Blocked before any thread starts so that every
+  // thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
+
+  edgevl_model_params mp = edgevl_model_default_params();
+  mp.path = opt.model_path.c_str();
+  mp.n_threads = opt.threads;
+  edgevl_model* model = nullptr;
+  if (edgevl_model_load(&mp, &model) != EDGEVL_OK) {
+    std::fprintf(stderr, "edgevl serve: cannot load model '%s': %s\n", opt.model_path.c_str(), edgevl_last_error());
+    return 1;
+  }
+  int rc = 0;
+  {
+    std::unique_ptr<Server> server;
+    try {
+      server = std::make_unique<Server>(opt, model);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "edgevl serve: %s\n", e.what());
+      edgevl_model_free(model);
+      return 1;
+    }
+    int port = opt.port;
+    bool bound = false;
+    if (port == 0) {
+      port = server->http().bind_to_any_port(opt.host);
+      bound = port > 0;
+    } else {
+      bound = server->http().bind_to_port(opt.host, port);
+    }
+    if (!bound) {
+      std::fprintf(stderr, "edgevl serve: cannot listen on %s:%d\n", opt.host.c_str(), opt.port);
+      edgevl_model_free(model);
+      return 1;
+    }
+    std::atomic<bool> done{false};
+    std::thread signals([&] {
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      if (!done.load()) {
+        std::fprintf(stderr, "edgevl serve: signal %d, stopping\n", sig);
+        server->stop();
+      }
+    });
+    std::printf("edgevl serve: listening on http://%s:%d (model %s)\n", opt.host.c_str(), port, opt.model_path.c_str());
+    std::fflush(stdout);
+    if (!server->http().listen_after_bind()) rc = 1;
+    done.store(true);
+    pthread_kill(signals.native_handle(), SIGTERM);  // wakes sigwait if it still waits
+    signals.join();
+  }
+  edgevl_model_free(model);
+  return rc;
+}
+
+}  // namespace edgevl_server
