@@ -147,6 +147,14 @@ class Session {
   std::shared_ptr<const ImageEmbedding> image_embedding(const ImageU8& img, bool* was_cached = nullptr);
   void prepare_image(std::shared_ptr<const ImageU8> img);
 
+  // Runs fn once on each worker thread of the session's pool (not the caller's), e.g.
+  // to pin them to CPUs.
+  void run_on_pool(const std::function<void()>& fn) {
+    pool_.run([&](int i, int) {
+      if (i) fn();
+    });
+  }
+
   // Versioned binary save of the conversation (tokens, positions, turns, template,
   // image embeddings); load validates everything, then recomputes the KV cache.
   void save(const std::string& path) const;
