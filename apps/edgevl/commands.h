@@ -16,5 +16,6 @@ struct Command {
 const std::vector<Command>& commands();
 
 int cmd_chat(int argc, char** argv);
+int cmd_demo(int argc, char** argv);
 
 }  // namespace edgevl_cli

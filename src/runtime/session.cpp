@@ -90,6 +90,11 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
   tmpl_ = ChatTemplate::chatml(params_.system_prompt);
 }
 
+Session::~Session() {
+  for (auto& t : background_)
+    if (t.joinable()) t.join();
+}
+
 // ---- images ----------------------------------------------------------------------------
 
 PreprocessConfig Session::effective_preprocess() const {
@@ -123,7 +128,7 @@ void Session::prepare_image(std::shared_ptr<const ImageU8> img) {
   if (image_cache_.contains(key)) return;
   // Its own threads: the session's pool may be busy with a chat() at the same time.
   const int threads = pool_.size();
-  std::thread([this, img, key, threads] {
+  background_.emplace_back([this, img, key, threads] {
     try {
       ThreadPool pool(threads);
       image_cache_.get_or_compute(key, [&] {
@@ -133,7 +138,7 @@ void Session::prepare_image(std::shared_ptr<const ImageU8> img) {
     } catch (...) {
       // The error surfaces again when a message uses the image.
     }
-  }).detach();
+  });
 }
 
 // ---- rendering a message into tokens ---------------------------------------------------

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -110,6 +111,9 @@ struct TurnOptions {
 class Session {
  public:
   Session(std::shared_ptr<const Model> model, const SessionParams& params);
+  ~Session();  // waits for background image encodes
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   // Adds a message and (for user/tool messages) generates the assistant's reply. An
   // assistant message is added as it is, without generating. On any error the
@@ -203,6 +207,7 @@ class Session {
   std::atomic<bool> abort_{false};
   std::atomic<int> images_encoded_total_{0};
   ImageCache image_cache_;
+  std::vector<std::thread> background_;  // prepare_image() encodes
 };
 
 }  // namespace edgevl
