@@ -16,3 +16,6 @@ struct Command {
 const std::vector<Command>& commands();
 
 }  // namespace edgevl_cli
+
+// Subcommand entry points, one per cmd_<name>.cpp.
+int cmd_tokenize(int argc, char** argv);
