@@ -19,3 +19,6 @@ int cmd_chat(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 
 }  // namespace edgevl_cli
+
+// Subcommand entry points, one per cmd_<name>.cpp.
+int cmd_tokenize(int argc, char** argv);
