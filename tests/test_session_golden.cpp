@@ -56,10 +56,10 @@ GenerationParams greedy16() {
   return g;
 }
 
-GenerationParams prefill_only() {
-  GenerationParams g;
-  g.max_new_tokens = 0;
-  return g;
+TurnOptions prefill_only() {
+  TurnOptions o;
+  o.generate = false;
+  return o;
 }
 
 struct Case {
@@ -81,7 +81,7 @@ TEST(SessionGoldenText, TextOnlyMatchesReference) {
     sp.n_threads = 2;
     Session s(load_model(model), sp);
     Message msg = message_from_tagged_text("user", "Hello! Tell me a short story about 3 dragons and a 中文 poem.", {});
-    s.chat(msg, prefill_only(), nullptr);
+    s.chat(msg, GenerationParams{}, nullptr, prefill_only());
     EXPECT_EQ(s.history(), npy_ids(g + "text_only.input_ids.npy"));
     expect_positions(s, g + "text_only.position_ids.npy");
     EXPECT_LE(logit_diff(s.last_logits(), g + "text_only.last_logits.npy"), 1e-4f);
@@ -105,7 +105,7 @@ TEST_P(SessionGolden, TwoTurnsAboutAnImage) {
   // Turn 1, prefill only: ids, positions, logits.
   Session probe(load_model(c.model), sp);
   Message m1 = message_from_tagged_text("user", "<image>Describe this image.", {img});
-  TurnResult p1 = probe.chat(m1, prefill_only(), nullptr);
+  TurnResult p1 = probe.chat(m1, GenerationParams{}, nullptr, prefill_only());
   EXPECT_EQ(p1.stats.image_tokens, mc["n_image_tokens"].get<int64_t>());
   ASSERT_EQ(probe.history(), npy_ids(g + c.name + ".turn1.input_ids.npy"));
   expect_positions(probe, g + c.name + ".turn1.position_ids.npy");
@@ -116,7 +116,7 @@ TEST_P(SessionGolden, TwoTurnsAboutAnImage) {
   TurnResult r1 = s.chat(m1, greedy16(), nullptr);
   EXPECT_EQ(r1.tokens, mc["turn1"]["greedy_ids"].get<std::vector<int32_t>>());
   Message m2 = message_from_tagged_text("user", "What color is it?", {});
-  TurnResult probe2 = s.chat(m2, prefill_only(), nullptr);
+  TurnResult probe2 = s.chat(m2, GenerationParams{}, nullptr, prefill_only());
   EXPECT_EQ(probe2.stats.prompt_tokens, 1 + int64_t(mc["turn2"]["appended_suffix_ids"].size()));  // only what is new
   ASSERT_EQ(s.history(), npy_ids(g + c.name + ".turn2.input_ids.npy"));
   expect_positions(s, g + c.name + ".turn2.position_ids.npy");

@@ -6,6 +6,8 @@ namespace edgevl_cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"chat", "multi-turn chat about an image (streaming)", cmd_chat},
+      {"demo", "RKLLM-demo compatible: demo IMAGE VISION_MODEL LLM_MODEL MAX_NEW_TOKENS MAX_CONTEXT_LEN [THREADS]", cmd_demo},
+      {"tokenize", "text -> token ids (and back)", cmd_tokenize},
       {"serve", "OpenAI-compatible HTTP server with a web chat page", cmd_serve},
   };
   return list;

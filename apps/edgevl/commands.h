@@ -16,6 +16,10 @@ struct Command {
 const std::vector<Command>& commands();
 
 int cmd_chat(int argc, char** argv);
+int cmd_demo(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 
 }  // namespace edgevl_cli
+
+// Subcommand entry points, one per cmd_<name>.cpp.
+int cmd_tokenize(int argc, char** argv);

@@ -17,7 +17,8 @@
 namespace edgevl {
 
 struct ModelLoadParams {
-  std::string path;        // a Hugging Face model directory
+  std::string path;        // a Hugging Face model directory, or a text-model .gguf
+  std::string mmproj_path; // with a .gguf: the vision (mmproj) .gguf
   int n_threads = 0;       // for load-time work; 0 = all cores
 };
 

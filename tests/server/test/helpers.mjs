@@ -65,6 +65,7 @@ export async function startServer(extraArgs = [], { timeoutMs = 30000 } = {}) {
       const t = setTimeout(() => proc.kill("SIGKILL"), 10000);
       const code = await exited;
       clearTimeout(t);
+      if (code !== 0 || process.env.EDGEVL_SERVER_LOG) console.error(`--- server output (exit ${code}) ---\n${log}`);
       return code;
     },
   };

@@ -1,0 +1,500 @@
+// The C API (include/edgevl.h) over Model and Session. Every entry point checks its
+// handles and struct sizes, catches every exception, and reports through a status
+// code plus a per-thread last-error string.
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstring>
+
+#include "capi/c_api_internal.h"
+#include "core/timer.h"
+
+using namespace edgevl;
+using namespace edgevl_capi;
+
+namespace edgevl_capi {
+
+static thread_local std::string g_last_error;
+
+void set_last_error(const std::string& msg) { g_last_error = msg; }
+
+edgevl_status status_of(ErrorCode c) {
+  switch (c) {
+    case ErrorCode::kInvalidArgument: return EDGEVL_ERR_INVALID_ARGUMENT;
+    case ErrorCode::kIo: return EDGEVL_ERR_IO;
+    case ErrorCode::kFormat: return EDGEVL_ERR_FORMAT;
+    case ErrorCode::kUnsupported: return EDGEVL_ERR_UNSUPPORTED;
+    case ErrorCode::kContextOverflow: return EDGEVL_ERR_CONTEXT_OVERFLOW;
+    case ErrorCode::kAborted: return EDGEVL_ERR_ABORTED;
+    case ErrorCode::kBusy: return EDGEVL_ERR_BUSY;
+    case ErrorCode::kInternal: return EDGEVL_ERR_INTERNAL;
+  }
+  return EDGEVL_ERR_INTERNAL;
+}
+
+}  // namespace edgevl_capi
+
+namespace {
+
+template <typename T>
+void check_struct(const T* p, const char* name) {
+  if (!p) invalid(std::string(name) + " is NULL");
+  if (p->struct_size != sizeof(T))
+    invalid(std::string(name) + ".struct_size is " + std::to_string(p->struct_size) + ", expected " + std::to_string(sizeof(T)) +
+            " (initialise it with the matching *_default_params() function)");
+}
+
+edgevl_session* checked(edgevl_session* s) {
+  if (!s || !s->session) invalid("session is NULL");
+  return s;
+}
+
+// Marks a session busy for the duration of a call; a second concurrent call gets BUSY.
+class BusyGuard {
+ public:
+  explicit BusyGuard(edgevl_session* s) : s_(s) {
+    if (s_->running.exchange(true)) fail(ErrorCode::kBusy, "the session is already running (wait for it or call edgevl_abort)");
+  }
+  ~BusyGuard() {
+    if (s_) s_->running.store(false);
+  }
+  void release() { s_ = nullptr; }
+
+ private:
+  edgevl_session* s_;
+};
+
+void join_worker(edgevl_session* s) {
+  if (s->worker.joinable()) s->worker.join();
+}
+
+void pin_threads(uint64_t mask) {
+  if (!mask) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int i = 0; i < 64; ++i)
+    if (mask >> i & 1) CPU_SET(i, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+struct RunSpec {
+  Message msg;
+  GenerationParams gen;
+  TurnOptions opt;
+  edgevl_mode mode = EDGEVL_MODE_GENERATE;
+};
+
+RunSpec make_run(edgevl_session* s, const edgevl_message* message, const edgevl_run_params* params) {
+  edgevl_run_params rp = edgevl_run_default_params();
+  if (params) {
+    check_struct(params, "run params");
+    rp = *params;
+  }
+  if (rp.mode < EDGEVL_MODE_GENERATE || rp.mode > EDGEVL_MODE_HIDDEN_STATE) invalid("run params: unknown mode");
+  if (rp.max_new_tokens < -1 || rp.max_new_tokens > (1 << 20)) invalid("run params: max_new_tokens out of range");
+  RunSpec r;
+  r.mode = rp.mode;
+  r.gen = s->session->params().generation;
+  if (rp.max_new_tokens >= 0) r.gen.max_new_tokens = rp.max_new_tokens;
+  if (rp.ignore_eos >= 0) r.gen.ignore_eos = rp.ignore_eos != 0;
+  if (rp.sampling) r.gen.sampling = convert_sampling(*rp.sampling);
+  r.opt.keep_history = rp.keep_history != 0;
+  r.opt.generate = rp.mode == EDGEVL_MODE_GENERATE;
+  r.opt.want_hidden = rp.mode == EDGEVL_MODE_HIDDEN_STATE;
+  r.msg = convert_message(message, s->session->params().image_limits, s->model->config().text.hidden_size);
+  return r;
+}
+
+edgevl_status execute(edgevl_session* s, const RunSpec& spec, edgevl_callback cb, void* user) {
+  std::string err;
+  edgevl_status st = EDGEVL_OK;
+  TurnResult res;
+  bool stopped_by_callback = false;
+  st = guarded([&] {
+    res = s->session->chat(spec.msg, spec.gen, [&](int32_t id, const std::string& piece) {
+      if (!cb) return true;
+      edgevl_result r{};
+      r.state = piece.empty() ? EDGEVL_STATE_WAITING : EDGEVL_STATE_NORMAL;
+      r.text = piece.c_str();
+      r.text_len = piece.size();
+      r.token_id = id;
+      if (cb(&r, user) != 0) {
+        stopped_by_callback = true;
+        return false;
+      }
+      return true;
+    }, spec.opt);
+  });
+  edgevl_perf perf = convert_perf(res.stats, s->model->load_ms());
+  {
+    std::lock_guard<std::mutex> lk(s->perf_mu);
+    if (st == EDGEVL_OK) {
+      s->last = perf;
+      edgevl_perf& t = s->total;
+      t.model_load_ms = perf.model_load_ms;
+      t.image_encode_ms += perf.image_encode_ms;
+      t.images += perf.images;
+      t.images_encoded += perf.images_encoded;
+      t.prefill_tokens += perf.prefill_tokens;
+      t.image_tokens += perf.image_tokens;
+      t.prefill_ms += perf.prefill_ms;
+      t.ttft_ms += perf.ttft_ms;
+      t.decode_tokens += perf.decode_tokens;
+      t.decode_ms += perf.decode_ms;
+      t.prefill_tokens_per_s = t.prefill_ms > 0 ? t.prefill_tokens * 1000.0 / t.prefill_ms : 0;
+      t.decode_tokens_per_s = t.decode_ms > 0 ? t.decode_tokens * 1000.0 / t.decode_ms : 0;
+      t.kv_tokens = perf.kv_tokens;
+      t.peak_rss_bytes = perf.peak_rss_bytes;
+    }
+  }
+  if (!cb) return st;
+  edgevl_result r{};
+  r.perf = &perf;
+  r.token_id = -1;
+  if (st != EDGEVL_OK) {
+    err = edgevl_last_error();
+    r.state = EDGEVL_STATE_ERROR;
+    r.status = st;
+    r.error = err.c_str();
+    cb(&r, user);
+    set_last_error(err);
+    return st;
+  }
+  r.state = EDGEVL_STATE_FINISH;
+  r.text = res.text.c_str();
+  r.text_len = res.text.size();
+  r.finish_reason = finish_reason_name(res.finish);
+  (void)stopped_by_callback;
+  if (spec.mode == EDGEVL_MODE_LOGITS) {
+    r.logits = s->session->last_logits().data();
+    r.n_logits = int32_t(s->session->last_logits().size());
+  } else if (spec.mode == EDGEVL_MODE_HIDDEN_STATE) {
+    r.hidden = res.hidden.data();
+    r.n_hidden = int32_t(res.hidden.size());
+  }
+  cb(&r, user);
+  return st;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* edgevl_last_error(void) { return edgevl_capi::g_last_error.c_str(); }
+
+const char* edgevl_status_name(edgevl_status s) {
+  switch (s) {
+    case EDGEVL_OK: return "ok";
+    case EDGEVL_ERR_INVALID_ARGUMENT: return "invalid_argument";
+    case EDGEVL_ERR_IO: return "io_error";
+    case EDGEVL_ERR_FORMAT: return "format_error";
+    case EDGEVL_ERR_UNSUPPORTED: return "unsupported";
+    case EDGEVL_ERR_CONTEXT_OVERFLOW: return "context_overflow";
+    case EDGEVL_ERR_ABORTED: return "aborted";
+    case EDGEVL_ERR_BUSY: return "busy";
+    case EDGEVL_ERR_INTERNAL: return "internal_error";
+  }
+  return "unknown";
+}
+
+const char* edgevl_version(void) { return "0.1.0"; }
+
+edgevl_model_params edgevl_model_default_params(void) {
+  edgevl_model_params p{};
+  p.struct_size = sizeof p;
+  return p;
+}
+
+edgevl_status edgevl_model_load(const edgevl_model_params* params, edgevl_model** out_model) {
+  return guarded([&] {
+    if (!out_model) invalid("out_model is NULL");
+    *out_model = nullptr;
+    check_struct(params, "model params");
+    if (!params->path || !*params->path) invalid("model params: path is empty");
+    if (params->n_threads < 0 || params->n_threads > 1024) invalid("model params: n_threads out of range");
+    ModelLoadParams lp;
+    lp.path = params->path;
+    if (params->mmproj_path) lp.mmproj_path = params->mmproj_path;
+    lp.n_threads = params->n_threads;
+    auto m = std::make_unique<edgevl_model>();
+    m->model = Model::load(lp);
+    *out_model = m.release();
+  });
+}
+
+void edgevl_model_free(edgevl_model* model) { delete model; }
+
+edgevl_model_info edgevl_model_info_default(void) {
+  edgevl_model_info i{};
+  i.struct_size = sizeof i;
+  return i;
+}
+
+edgevl_status edgevl_model_get_info(const edgevl_model* model, edgevl_model_info* out) {
+  return guarded([&] {
+    if (!model || !model->model) invalid("model is NULL");
+    check_struct(out, "model info");
+    const ModelConfig& c = model->model->config();
+    out->architecture = c.architecture.c_str();
+    out->hidden_size = c.text.hidden_size;
+    out->vocab_size = model->model->decoder().vocab_size();
+    out->num_layers = c.text.num_layers;
+    out->max_position_embeddings = c.text.max_position_embeddings;
+    out->load_ms = model->model->load_ms();
+  });
+}
+
+edgevl_sampling_params edgevl_sampling_default_params(void) {
+  edgevl_sampling_params s{};
+  s.temperature = 0.0f;
+  s.top_k = 0;
+  s.top_p = 1.0f;
+  s.repeat_penalty = 1.0f;
+  s.penalty_last_n = 64;
+  return s;
+}
+
+edgevl_session_params edgevl_session_default_params(void) {
+  edgevl_session_params p{};
+  p.struct_size = sizeof p;
+  p.max_context = 4096;
+  p.n_keep = -1;
+  p.overflow = EDGEVL_OVERFLOW_ERROR;
+  p.sampling = edgevl_sampling_default_params();
+  p.max_new_tokens = 512;
+  p.image_max_input_pixels = ImageLimits{}.max_pixels;
+  return p;
+}
+
+edgevl_status edgevl_session_create(const edgevl_model* model, const edgevl_session_params* params, edgevl_session** out_session) {
+  return guarded([&] {
+    if (!out_session) invalid("out_session is NULL");
+    *out_session = nullptr;
+    if (!model || !model->model) invalid("model is NULL");
+    check_struct(params, "session params");
+    if (params->overflow != EDGEVL_OVERFLOW_ERROR && params->overflow != EDGEVL_OVERFLOW_DROP_OLDEST) invalid("session params: unknown overflow policy");
+    if (params->n_keep < -1 || params->n_keep > params->max_context) invalid("session params: n_keep out of range");
+    if (params->image_min_pixels < 0 || params->image_max_pixels < 0 || params->image_max_input_pixels < 0)
+      invalid("session params: pixel limits must be >= 0");
+    SessionParams sp;
+    sp.max_context = params->max_context;
+    sp.n_keep = params->n_keep;
+    sp.overflow = params->overflow == EDGEVL_OVERFLOW_DROP_OLDEST ? OverflowPolicy::DropOldest : OverflowPolicy::Error;
+    sp.n_threads = params->n_threads;
+    if (params->system_prompt) sp.system_prompt = params->system_prompt;
+    sp.generation.sampling = convert_sampling(params->sampling);
+    sp.generation.max_new_tokens = params->max_new_tokens;
+    sp.generation.ignore_eos = params->ignore_eos != 0;
+    sp.fixed_size = params->image_fixed_size;
+    sp.min_pixels = params->image_min_pixels;
+    sp.max_pixels = params->image_max_pixels;
+    if (params->image_max_input_pixels > 0) sp.image_limits.max_pixels = params->image_max_input_pixels;
+    auto s = std::make_unique<edgevl_session>();
+    s->model = model->model;
+    s->params = *params;
+    s->params.system_prompt = nullptr;  // not kept: the caller's string
+    s->session = std::make_unique<Session>(model->model, sp);
+    if (params->cpu_mask) s->session->run_on_pool([mask = params->cpu_mask] { pin_threads(mask); });
+    *out_session = s.release();
+  });
+}
+
+void edgevl_session_free(edgevl_session* session) {
+  if (!session) return;
+  if (session->session) session->session->abort();
+  join_worker(session);
+  delete session;
+}
+
+edgevl_part edgevl_part_text(const char* text) {
+  edgevl_part p{};
+  p.type = EDGEVL_PART_TEXT;
+  p.text = text;
+  return p;
+}
+edgevl_part edgevl_part_tagged_text(const char* text) {
+  edgevl_part p = edgevl_part_text(text);
+  p.type = EDGEVL_PART_TAGGED_TEXT;
+  return p;
+}
+edgevl_part edgevl_part_image_file(const char* path) {
+  edgevl_part p{};
+  p.type = EDGEVL_PART_IMAGE_FILE;
+  p.path = path;
+  return p;
+}
+edgevl_part edgevl_part_image_bytes(const uint8_t* data, size_t size) {
+  edgevl_part p{};
+  p.type = EDGEVL_PART_IMAGE_BYTES;
+  p.data = data;
+  p.size = size;
+  return p;
+}
+edgevl_part edgevl_part_image_rgb(const uint8_t* rgb, int32_t width, int32_t height) {
+  edgevl_part p{};
+  p.type = EDGEVL_PART_IMAGE_RGB;
+  p.data = rgb;
+  p.width = width;
+  p.height = height;
+  p.size = size_t(width > 0 ? width : 0) * size_t(height > 0 ? height : 0) * 3;
+  return p;
+}
+edgevl_part edgevl_part_tokens(const int32_t* tokens, size_t n_tokens) {
+  edgevl_part p{};
+  p.type = EDGEVL_PART_TOKENS;
+  p.tokens = tokens;
+  p.n_tokens = n_tokens;
+  return p;
+}
+edgevl_part edgevl_part_embeddings(const float* embeddings, size_t n_rows, const int32_t* positions) {
+  edgevl_part p{};
+  p.type = EDGEVL_PART_EMBEDDINGS;
+  p.embeddings = embeddings;
+  p.n_embeddings = n_rows;
+  p.positions = positions;
+  return p;
+}
+
+edgevl_run_params edgevl_run_default_params(void) {
+  edgevl_run_params p{};
+  p.struct_size = sizeof p;
+  p.mode = EDGEVL_MODE_GENERATE;
+  p.keep_history = 1;
+  p.max_new_tokens = -1;
+  p.ignore_eos = -1;
+  return p;
+}
+
+edgevl_status edgevl_run(edgevl_session* session, const edgevl_message* message, const edgevl_run_params* params,
+                         edgevl_callback callback, void* user_data) {
+  std::unique_ptr<BusyGuard> busy;
+  RunSpec spec;
+  edgevl_status st = guarded([&] {
+    checked(session);
+    busy = std::make_unique<BusyGuard>(session);
+    join_worker(session);  // a finished async run that nobody waited for
+    spec = make_run(session, message, params);
+  });
+  if (st != EDGEVL_OK) {
+    if (callback && session && st != EDGEVL_ERR_BUSY) {
+      std::string err = edgevl_last_error();
+      edgevl_result r{};
+      r.state = EDGEVL_STATE_ERROR;
+      r.status = st;
+      r.error = err.c_str();
+      r.token_id = -1;
+      callback(&r, user_data);
+      set_last_error(err);
+    }
+    return st;
+  }
+  return execute(session, spec, callback, user_data);
+}
+
+edgevl_status edgevl_run_async(edgevl_session* session, const edgevl_message* message, const edgevl_run_params* params,
+                               edgevl_callback callback, void* user_data) {
+  return guarded([&] {
+    checked(session);
+    auto busy = std::make_unique<BusyGuard>(session);
+    join_worker(session);
+    auto spec = std::make_shared<RunSpec>(make_run(session, message, params));
+    busy->release();  // the worker clears `running` when it ends
+    session->async_status = EDGEVL_OK;
+    session->worker = std::thread([session, spec, callback, user_data] {
+      session->async_status = execute(session, *spec, callback, user_data);
+      session->running.store(false);
+    });
+  });
+}
+
+edgevl_status edgevl_wait(edgevl_session* session) {
+  edgevl_status st = guarded([&] { checked(session); });
+  if (st != EDGEVL_OK) return st;
+  join_worker(session);
+  return session->async_status;
+}
+
+int edgevl_is_running(const edgevl_session* session) { return session && session->running.load() ? 1 : 0; }
+
+edgevl_status edgevl_abort(edgevl_session* session) {
+  return guarded([&] { checked(session)->session->abort(); });
+}
+
+edgevl_status edgevl_prepare_image(edgevl_session* session, const edgevl_part* image_part) {
+  return guarded([&] {
+    checked(session);
+    if (!image_part) invalid("image part is NULL");
+    session->session->prepare_image(convert_image(*image_part, session->session->params().image_limits));
+  });
+}
+
+edgevl_status edgevl_clear(edgevl_session* session, int keep_system) {
+  return guarded([&] {
+    BusyGuard busy(checked(session));
+    session->session->clear(keep_system != 0);
+  });
+}
+
+edgevl_status edgevl_kv_size(const edgevl_session* session, int64_t* out_used, int64_t* out_capacity) {
+  return guarded([&] {
+    if (!session || !session->session) invalid("session is NULL");
+    if (out_used) *out_used = session->session->kv_size();
+    if (out_capacity) *out_capacity = session->session->max_context();
+  });
+}
+
+edgevl_status edgevl_turn_count(const edgevl_session* session, int32_t* out_turns) {
+  return guarded([&] {
+    if (!session || !session->session) invalid("session is NULL");
+    if (!out_turns) invalid("out_turns is NULL");
+    *out_turns = session->session->turn_count();
+  });
+}
+
+edgevl_status edgevl_remove_turns(edgevl_session* session, int32_t first, int32_t count) {
+  return guarded([&] {
+    BusyGuard busy(checked(session));
+    session->session->remove_turns(first, count);
+    session->session->sync_cache();
+  });
+}
+
+edgevl_status edgevl_set_chat_template(edgevl_session* session, const char* system_prompt, const char* prompt_prefix,
+                                       const char* prompt_postfix) {
+  return guarded([&] {
+    BusyGuard busy(checked(session));
+    ChatTemplate t = ChatTemplate::chatml(session->session->params().system_prompt);
+    if (system_prompt) t.system_block = system_prompt;
+    if (prompt_prefix) t.user_prefix = prompt_prefix;
+    if (prompt_postfix) t.user_postfix = prompt_postfix;
+    session->session->set_template(t);
+  });
+}
+
+edgevl_status edgevl_session_save(const edgevl_session* session, const char* path) {
+  return guarded([&] {
+    if (!session || !session->session) invalid("session is NULL");
+    if (!path || !*path) invalid("path is empty");
+    if (session->running.load()) fail(ErrorCode::kBusy, "the session is running; save it when the run ends");
+    session->session->save(path);
+  });
+}
+
+edgevl_status edgevl_session_load(edgevl_session* session, const char* path) {
+  return guarded([&] {
+    BusyGuard busy(checked(session));
+    if (!path || !*path) invalid("path is empty");
+    session->session->load(path);
+  });
+}
+
+edgevl_status edgevl_get_perf(const edgevl_session* session, edgevl_perf* out_last_run, edgevl_perf* out_total) {
+  return guarded([&] {
+    if (!session || !session->session) invalid("session is NULL");
+    std::lock_guard<std::mutex> lk(const_cast<edgevl_session*>(session)->perf_mu);
+    if (out_last_run) *out_last_run = session->last;
+    if (out_total) *out_total = session->total;
+  });
+}
+
+}  // extern "C"
