@@ -116,26 +116,59 @@ void run_job(Job& job, SessionPool& pool, const GenerationConfig& cfg, Metrics& 
     return fail(job, metrics, e);
   }
   edgevl_session* session = lease.slot->session;
-  BuiltMessage msg;
-  build_message(req.messages, lease.matched, msg);
+  const auto runs = plan_runs(req.messages, lease.matched);
+
+  // What the session holds, message by message, as the runs succeed.
+  std::vector<std::string> convo;
+  convo.reserve(req.messages.size() + 1);
+  for (size_t i = 0; i < lease.matched; ++i) convo.push_back(req.messages[i].key);
+  auto held_through = [&](size_t end) {
+    for (size_t i = convo.size(); i < end; ++i) convo.push_back(req.messages[i].key);
+  };
+  auto give_back = [&](edgevl_status st) {
+    if (st == EDGEVL_ERR_INTERNAL) pool.discard(lease);  // its state is unknown
+    else pool.release(lease, convo);  // the runtime rolled the failed turn back
+  };
+
+  int64_t kv_before = 0;
+  edgevl_kv_size(session, &kv_before, nullptr);
+  edgevl_perf sum{};  // prefill-side figures of every run of this request
+  auto add_perf = [&](const edgevl_perf& p) {
+    sum.prefill_tokens += p.prefill_tokens;
+    sum.prefill_ms += p.prefill_ms;
+    sum.images += p.images;
+    sum.image_tokens += p.image_tokens;
+    sum.image_encode_ms += p.image_encode_ms;
+  };
+
+  job.attach(session);
+  // Leading system/assistant messages are inserted as they are (no reply).
+  for (size_t k = 0; k + 1 < runs.size(); ++k) {
+    const edgevl_status st = edgevl_run(session, &runs[k]->message, nullptr, nullptr, nullptr);
+    if (st != EDGEVL_OK) {
+      const std::string why = edgevl_last_error();
+      job.detach();
+      give_back(st);
+      return fail(job, metrics, error_from_status(st, why));
+    }
+    edgevl_perf p{};
+    edgevl_get_perf(session, &p, nullptr);
+    add_perf(p);
+    held_through(runs[k]->end);
+  }
 
   edgevl_run_params rp = edgevl_run_default_params();
   rp.max_new_tokens = req.max_tokens > 0 ? req.max_tokens : cfg.default_max_tokens;
   const edgevl_sampling_params sampling = sampling_for(req, cfg);
   rp.sampling = &sampling;
-
-  int64_t kv_before = 0;
-  edgevl_kv_size(session, &kv_before, nullptr);
   RunState st(&job, cfg.stopping);
-  job.attach(session);
-  const edgevl_status status = edgevl_run(session, &msg.message, &rp, on_result, &st);
+  const edgevl_status status = edgevl_run(session, &runs.back()->message, &rp, on_result, &st);
   job.detach();
   const Clock::time_point end = Clock::now();
 
   if (status != EDGEVL_OK) {
-    std::string why = st.error_message.empty() ? edgevl_last_error() : st.error_message;
-    if (status == EDGEVL_ERR_INTERNAL) pool.discard(lease);  // its state is unknown
-    else pool.release_unchanged(lease);  // the runtime rolled the turn back
+    const std::string why = st.error_message.empty() ? edgevl_last_error() : st.error_message;
+    give_back(status);
     return fail(job, metrics, error_from_status(status, why));
   }
 
@@ -151,27 +184,26 @@ void run_job(Job& job, SessionPool& pool, const GenerationConfig& cfg, Metrics& 
   // The session now holds the request's messages and the full generated reply. When a
   // stop sequence cut the reply, the client will echo the cut text, which will not
   // match: the next request then rebuilds rather than reuse a cache that differs.
-  std::vector<std::string> convo;
-  convo.reserve(req.messages.size() + 1);
-  for (const auto& m : req.messages) convo.push_back(m.key);
+  held_through(req.messages.size());
   convo.push_back(assistant_text_key(st.raw));
   pool.release(lease, std::move(convo));
 
+  add_perf(st.perf);
   const edgevl_perf& p = st.perf;
   job.finish_reason = st.stop.stopped() || st.finish_reason == "stop" ? "stop" : "length";
   job.usage.cached_tokens = kv_before;
-  job.usage.prompt_tokens = kv_before + p.prefill_tokens;
+  job.usage.prompt_tokens = kv_before + sum.prefill_tokens;
   job.usage.completion_tokens = p.decode_tokens;
   Timings& t = job.timings;
   t.ttft_ms = st.first_token_seen ? ms_between(job.arrival, st.first_token) : 0;
-  t.image_encode_ms = p.image_encode_ms;
-  t.images = p.images;
-  t.prefill_tokens = p.prefill_tokens;
-  t.image_tokens = p.image_tokens;
-  t.prefill_ms = p.prefill_ms;
+  t.image_encode_ms = sum.image_encode_ms;
+  t.images = sum.images;
+  t.prefill_tokens = sum.prefill_tokens;
+  t.image_tokens = sum.image_tokens;
+  t.prefill_ms = sum.prefill_ms;
   t.decode_tokens = p.decode_tokens;
   t.decode_ms = p.decode_ms;
-  t.prefill_tokens_per_s = p.prefill_tokens_per_s;
+  t.prefill_tokens_per_s = sum.prefill_ms > 0 ? sum.prefill_tokens * 1000.0 / sum.prefill_ms : 0;
   t.decode_tokens_per_s = p.decode_tokens_per_s;
   t.kv_tokens = p.kv_tokens;
 
@@ -180,13 +212,13 @@ void run_job(Job& job, SessionPool& pool, const GenerationConfig& cfg, Metrics& 
   s.ttft_ms = t.ttft_ms;
   s.latency_ms = ms_between(job.arrival, end);
   s.prompt_tokens = job.usage.prompt_tokens;
-  s.prefill_tokens = p.prefill_tokens;
+  s.prefill_tokens = sum.prefill_tokens;
   s.cached_tokens = kv_before;
   s.completion_tokens = p.decode_tokens;
-  s.image_tokens = p.image_tokens;
-  s.prefill_ms = p.prefill_ms;
+  s.image_tokens = sum.image_tokens;
+  s.prefill_ms = sum.prefill_ms;
   s.decode_ms = p.decode_ms;
-  s.image_encode_ms = p.image_encode_ms;
+  s.image_encode_ms = sum.image_encode_ms;
   s.cache_hit = lease.matched > 0 || kv_before > 0;
   s.streamed = req.stream;
   metrics.record_completion(s);

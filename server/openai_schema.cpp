@@ -175,6 +175,11 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
     r.messages.push_back(std::move(m));
   }
   if (r.messages.empty()) throw bad_request("invalid_value", "'messages' needs at least one message after the system prompt", "messages");
+  // The reply answers the last message; the C API generates only after a user or tool turn.
+  const ChatMessage& last = r.messages.back();
+  if (last.role != EDGEVL_ROLE_USER && last.role != EDGEVL_ROLE_TOOL)
+    throw bad_request("invalid_value", "the last message must be a user or tool message, not " + last.role_name,
+                      "messages[" + std::to_string(msgs->size() - 1) + "].role");
 
   auto mt = integer_in(j, "max_completion_tokens", 1, limits.max_tokens_cap);
   if (!mt) mt = integer_in(j, "max_tokens", 1, limits.max_tokens_cap);

@@ -2,44 +2,54 @@
 
 namespace edgevl_server {
 
-void build_message(const std::vector<ChatMessage>& msgs, size_t first, BuiltMessage& out) {
-  out.parts.clear();
-  out.texts.clear();
-  out.n_images = 0;
+namespace {
+
+bool generates(edgevl_role r) { return r == EDGEVL_ROLE_USER || r == EDGEVL_ROLE_TOOL; }
+
+// Messages [begin, end) as one message with the role of the first; the runtime writes
+// the first header and the closing generation prompt, the rest of the framing is here.
+std::unique_ptr<BuiltMessage> build(const std::vector<ChatMessage>& msgs, size_t begin, size_t end) {
+  auto out = std::make_unique<BuiltMessage>();
   std::string text;
   auto flush_text = [&] {
     if (text.empty()) return;
-    out.texts.push_back(std::move(text));
-    out.parts.push_back(edgevl_part_text(out.texts.back().c_str()));
+    out->texts.push_back(std::move(text));
+    out->parts.push_back(edgevl_part_text(out->texts.back().c_str()));
     text.clear();
   };
-  const edgevl_role run_role = msgs[first].role;
-  for (size_t i = first; i < msgs.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     const ChatMessage& m = msgs[i];
-    // The runtime writes the header of the first message; the others get theirs here.
-    if (i > first) text += "<|im_start|>" + m.role_name + "\n";
+    if (i > begin) text += "<|im_start|>" + m.role_name + "\n";
     for (const auto& p : m.parts) {
       if (!p.is_image) {
         text += p.text;
         continue;
       }
       flush_text();
-      out.parts.push_back(edgevl_part_image_bytes(p.image->bytes.data(), p.image->bytes.size()));
-      ++out.n_images;
+      out->parts.push_back(edgevl_part_image_bytes(p.image->bytes.data(), p.image->bytes.size()));
     }
-    if (i + 1 < msgs.size()) text += "<|im_end|>\n";
+    if (i + 1 < end) text += "<|im_end|>\n";
   }
-  // An assistant-role message is left open by the runtime (it continues it); the reply
-  // must be a new assistant turn, as after any other role.
-  if (run_role == EDGEVL_ROLE_ASSISTANT) text += "<|im_end|>\n<|im_start|>assistant\n";
   flush_text();
-  if (out.parts.empty()) {  // an empty message is still a turn
-    out.texts.emplace_back();
-    out.parts.push_back(edgevl_part_text(out.texts.back().c_str()));
+  if (out->parts.empty()) {  // an empty message is still a turn
+    out->texts.emplace_back();
+    out->parts.push_back(edgevl_part_text(out->texts.back().c_str()));
   }
-  out.message.role = run_role;
-  out.message.parts = out.parts.data();
-  out.message.n_parts = out.parts.size();
+  out->message.role = msgs[begin].role;
+  out->message.parts = out->parts.data();
+  out->message.n_parts = out->parts.size();
+  out->end = end;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::unique_ptr<BuiltMessage>> plan_runs(const std::vector<ChatMessage>& msgs, size_t first) {
+  std::vector<std::unique_ptr<BuiltMessage>> runs;
+  size_t i = first;
+  for (; i < msgs.size() && !generates(msgs[i].role); ++i) runs.push_back(build(msgs, i, i + 1));
+  if (i < msgs.size()) runs.push_back(build(msgs, i, msgs.size()));
+  return runs;
 }
 
 }  // namespace edgevl_server

@@ -1,16 +1,18 @@
-// Builds the one edgevl_message that brings a session from the conversation it holds
-// to the end of the request.
+// Plans the edgevl_run calls that bring a session from the conversation it holds to the
+// end of a request, writing exactly what Qwen2-VL's chat template writes.
 //
-// The C API renders a message as "<|im_start|>ROLE\n" + content and, unless ROLE is
-// assistant, closes it with "<|im_end|>\n<|im_start|>assistant\n" before generating.
-// It has no way to append an assistant turn without generating one, so several new
-// messages (e.g. a whole history replayed into a fresh session, or a client-supplied
-// assistant turn) are written as the content of one message: the ChatML framing between
-// them is written here, exactly as Qwen2-VL's chat template would write it. The result
-// is the same token sequence as the template with add_generation_prompt, and one
-// prefill instead of many runs.
+// The C API renders a message as its ChatML turn: a user or tool message as
+// "<|im_start|>ROLE\n" + content + "<|im_end|>\n<|im_start|>assistant\n" and then a
+// generated reply; a system or assistant message as "<|im_start|>ROLE\n" + content +
+// "<|im_end|>\n" with no reply. So a user message followed by a given (client-supplied)
+// assistant message cannot be two runs: the first would generate its own reply. Instead,
+// everything from the first user/tool message on goes into ONE message, with the ChatML
+// framing between the messages written here; leading system/assistant messages (before
+// any user message) are runs of their own. The token sequence is the template's with
+// add_generation_prompt, and a whole history costs one prefill.
 #pragma once
 #include <list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,10 +25,11 @@ struct BuiltMessage {
   edgevl_message message{};
   std::vector<edgevl_part> parts;
   std::list<std::string> texts;  // owns the text the parts point at (stable addresses)
-  size_t n_images = 0;
+  size_t end = 0;                // index in the request's messages after this step
 };
 
-// msgs[first..] must be non-empty.
-void build_message(const std::vector<ChatMessage>& msgs, size_t first, BuiltMessage& out);
+// The runs for msgs[first..], in order; only the last one generates. msgs.back() must
+// be a user or tool message (the request parser ensures it).
+std::vector<std::unique_ptr<BuiltMessage>> plan_runs(const std::vector<ChatMessage>& msgs, size_t first);
 
 }  // namespace edgevl_server
