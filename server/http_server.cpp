@@ -14,6 +14,7 @@
 #include "api_error.h"
 #include "edgevl.h"
 #include "generation.h"
+#include "image_budget.h"
 #include "job.h"
 #include "metrics.h"
 #include "openai_response.h"
@@ -93,6 +94,9 @@ class Server {
     p.n_threads = opt.threads > 0 ? opt.threads : std::max(1, cores / std::max(1, opt.parallel));
     p.max_new_tokens = opt.max_tokens;
     p.image_fixed_size = opt.fixed_size;
+    const int64_t image_tokens = opt.image_max_tokens > 0 ? opt.image_max_tokens : std::min(1024, opt.max_context / 2);
+    p.image_max_pixels = image_pixel_cap(opt.model_path, image_tokens);
+    p.image_max_input_pixels = int64_t(opt.image_max_mpx) * 1000000;
     return p;
   }
 
@@ -117,7 +121,33 @@ class Server {
       send_json(res, 200, {{"object", "list"}, {"data", json::array({m})}});
     });
     http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, metrics_json()); });
-    http_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { chat(req, res); });
+    // The body is read here rather than by httplib: httplib parses a body sent as
+    // application/x-www-form-urlencoded (curl -d's default) and refuses it over 8 KiB.
+    http_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+      const size_t limit = size_t(opt_.max_body_mb) << 20;
+      const std::string declared = req.get_header_value("Content-Length");
+      // An unread body must not be taken for the next request on this connection.
+      if (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > limit) {
+        res.set_header("Connection", "close");
+        return send_error(res, ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit"));
+      }
+      std::string body;
+      bool too_big = false;
+      const bool read = reader([&](const char* data, size_t n) {
+        if (body.size() + n > limit) {
+          too_big = true;
+          return false;
+        }
+        body.append(data, n);
+        return true;
+      });
+      if (too_big || !read) {
+        res.set_header("Connection", "close");
+        return send_error(res, too_big ? ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit")
+                                       : ApiError(400, "incomplete_body", "the request body could not be read"));
+      }
+      chat(body, res);
+    });
     http_.Get(".*", [](const httplib::Request& req, httplib::Response& res) {
       const WebAsset* a = find_web_asset(req.path);
       if (!a) {
@@ -166,10 +196,10 @@ class Server {
     return metrics_.to_json(live);
   }
 
-  void chat(const httplib::Request& req, httplib::Response& res) {
+  void chat(const std::string& body, httplib::Response& res) {
     std::shared_ptr<Job> job;
     try {
-      job = std::make_shared<Job>(parse_chat_request(req.body, limits_), new_completion_id());
+      job = std::make_shared<Job>(parse_chat_request(body, limits_), new_completion_id());
     } catch (const ApiError& e) {
       metrics_.record_error(e.code);
       return send_error(res, e);

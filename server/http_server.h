@@ -19,6 +19,8 @@ struct ServerOptions {
   int threads = 0;                 // per generation; 0 = cores / parallel
   int max_tokens = 512;            // default max_tokens
   int max_images = 8;              // per request
+  int image_max_tokens = 0;        // per image; 0 = min(1024, max_context / 2)
+  int image_max_mpx = 24;          // decoded images larger than this are refused
   int max_body_mb = 32;
   int fixed_size = 0;              // >0: on-device square image preprocessing
   std::string allow_local_images;  // directory; "" = refuse local paths

@@ -20,6 +20,9 @@ int cmd_serve(int argc, char** argv) {
   app.add_option("-t,--threads", o.threads, "threads per generation (0 = cores / --parallel)")->check(CLI::Range(0, 1024));
   app.add_option("--max-tokens", o.max_tokens, "max_tokens when a request gives none")->check(CLI::Range(1, 1 << 20));
   app.add_option("--max-images", o.max_images, "images allowed in one request")->check(CLI::Range(0, 1024));
+  app.add_option("--image-max-tokens", o.image_max_tokens, "largest image, in tokens; bigger ones are scaled down (0 = min(1024, context/2))")
+      ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--image-max-mpx", o.image_max_mpx, "decoded images over this many megapixels are refused")->check(CLI::Range(1, 1000));
   app.add_option("--max-body-mb", o.max_body_mb, "largest request body (and image), in MiB")->check(CLI::Range(1, 4096));
   app.add_option("--fixed-size", o.fixed_size, "on-device preprocessing: pad images to square, resize to N x N (e.g. 392)");
   app.add_option("--allow-local-images", o.allow_local_images, "let requests name image files (file:// or paths) inside this directory");
