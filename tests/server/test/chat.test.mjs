@@ -95,6 +95,32 @@ test("non-streamed follow-up prefills only the new message", async () => {
   assert.ok(m.tokens.cached >= cached);
 });
 
+test("a client-added assistant turn after a cached reply is inserted, not answered", async () => {
+  assert.ok(first);
+  // The session that holds [firstUser, reply] is reused; the extra assistant message is
+  // inserted as it is, then the user message gets the reply.
+  const base = [firstUser, { role: "assistant", content: first.text }];
+  const warm = await client.chat.completions.create({
+    model: "m", messages: [...base, { role: "user", content: "Again?" }], max_tokens: 4, temperature: 0,
+  });
+  const held = warm.usage.prompt_tokens + warm.usage.completion_tokens;
+  const r = await client.chat.completions.create({
+    model: "m",
+    messages: [
+      ...base,
+      { role: "user", content: "Again?" },
+      { role: "assistant", content: warm.choices[0].message.content },
+      { role: "assistant", content: "(a note the client added)" },
+      { role: "user", content: "And now?" },
+    ],
+    max_tokens: 4,
+    temperature: 0,
+  });
+  assert.ok(r.usage.prompt_tokens_details.cached_tokens >= held - 1, JSON.stringify(r.usage));
+  assert.ok(r.usage.prompt_tokens - r.usage.prompt_tokens_details.cached_tokens < 40);
+  assert.ok(r.choices[0].message.content.length > 0);
+});
+
 test("greedy is deterministic and stop sequences are cut from the output", async () => {
   const ask = (extra) =>
     client.chat.completions.create({ model: "m", messages: [firstUser], max_tokens: 12, temperature: 0, ...extra });
@@ -131,4 +157,19 @@ test("system prompt and a replayed multi-turn history", async () => {
   assert.equal(r.usage.prompt_tokens_details.cached_tokens, 0);
   assert.ok(r.usage.prompt_tokens > 196);
   assert.equal(r.timings.images, 1);
+  // Its follow-up then finds that session.
+  const r2 = await client.chat.completions.create({
+    model: "m",
+    messages: [
+      { role: "system", content: "You describe images." },
+      firstUser,
+      { role: "assistant", content: "A picture." },
+      { role: "user", content: [{ type: "text", text: "More detail, " }, { type: "text", text: "please." }] },
+      { role: "assistant", content: r.choices[0].message.content },
+      { role: "user", content: "Thanks." },
+    ],
+    max_tokens: 5,
+    temperature: 0,
+  });
+  assert.ok(r2.usage.prompt_tokens_details.cached_tokens >= r.usage.total_tokens - 1, JSON.stringify(r2.usage));
 });

@@ -4,13 +4,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { startServer, postJson, metrics } from "./helpers.mjs";
+import { startServer, postJson, metrics, idleMetrics } from "./helpers.mjs";
 
 let server;
 const PARALLEL = 2, QUEUE = 4;
 
 before(async () => {
-  server = await startServer(["--parallel", String(PARALLEL), "--max-queue", String(QUEUE), "--max-sessions", "4", "--max-context", "4096"]);
+  server = await startServer(["--parallel", String(PARALLEL), "--max-queue", String(QUEUE), "--max-sessions", "8", "--max-context", "4096"]);
 });
 after(async () => {
   assert.equal(await server.stop(), 0);
@@ -56,7 +56,7 @@ test("8 clients x 3 turns: answered or refused with 429, within bounds", { timeo
   const refused = statuses.filter((s) => s === 429).length;
   assert.equal(ok + refused, CLIENTS * TURNS);
   assert.ok(ok >= CLIENTS, `at least ${CLIENTS} answered (got ${ok}, ${refused} refused)`);
-  const m = await metrics(server.url);
+  const m = await idleMetrics(server.url);
   assert.equal(m.requests.by_status["429"] ?? 0, refused, "the server counted the same refusals");
   assert.equal(m.queue.running, 0);
   assert.equal(m.queue.depth, 0);

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import OpenAI from "openai";
-import { startServer, postJson, imageDataUri, fixtures, imagePath, metrics } from "./helpers.mjs";
+import { startServer, postJson, imageDataUri, fixtures, imagePath, idleMetrics } from "./helpers.mjs";
 
 let server;
 const imagesDir = path.join(fixtures, "images");
@@ -45,6 +45,7 @@ test("malformed JSON and wrong shapes", async () => {
   await expectError({ messages: [{ role: "user", content: 12 }] }, 400, "invalid_type");
   await expectError({ messages: [{ role: "user" }] }, 400, "missing_field");
   await expectError({ messages: [{ role: "system", content: "only a system prompt" }] }, 400, "invalid_value");
+  await expectError({ messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }] }, 400, "invalid_value");
   await expectError(user([{ type: "audio", audio: "..." }]), 400, "invalid_value");
   await expectError(user([{ type: "text", text: 5 }]), 400, "invalid_value");
 });
@@ -82,6 +83,23 @@ test("bad images", async () => {
     400,
     "invalid_value",
   );
+});
+
+test("images too small for the model, and images over the token budget", async () => {
+  const onePixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+  const e = await expectError(user([imagePart("data:image/png;base64," + onePixel)]), 400, "invalid_request");
+  assert.match(e.message, /28/);
+  // demo.jpg is 851 tokens at its size; with --max-context 320 the budget is 160.
+  const r = await postJson(server.url, user([imagePart(imageDataUri(path.join(imagesDir, "demo.jpg"))), { type: "text", text: "hi" }]));
+  assert.equal(r.status, 200, r.text);
+  assert.ok(r.json.timings.image_tokens > 0 && r.json.timings.image_tokens <= 160, JSON.stringify(r.json.timings));
+});
+
+test("a large body with curl -d's form content type is still read as JSON", async () => {
+  const big = await postJson(server.url, JSON.stringify({ ...user("hi"), padding: "z".repeat(50000) }), {
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+  });
+  assert.equal(big.status, 200, big.text);
 });
 
 test("local image paths stay inside --allow-local-images", async () => {
@@ -126,7 +144,7 @@ test("the server is still fine after all that", async () => {
   const r = await postJson(server.url, user("Still there?"));
   assert.equal(r.status, 200, r.text);
   assert.ok(r.json.choices[0].message.content.length > 0);
-  const m = await metrics(server.url);
+  const m = await idleMetrics(server.url);
   assert.ok(m.requests.by_status["400"] >= 20, JSON.stringify(m.requests));
   assert.ok(m.requests.by_status["200"] >= 3);
   assert.equal(m.queue.running, 0);

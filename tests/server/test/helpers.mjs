@@ -12,7 +12,8 @@ export const modelDir = path.join(fixtures, "tiny-qwen2-vl");
 export const imagePath = path.join(fixtures, "images/demo_sq392.png");
 
 export function imageDataUri(file = imagePath) {
-  return "data:image/png;base64," + readFileSync(file).toString("base64");
+  const mime = file.endsWith(".png") ? "image/png" : "image/jpeg";
+  return `data:${mime};base64,` + readFileSync(file).toString("base64");
 }
 
 // Resolves to { url, port, proc, stop(), output() } once the server prints its address
@@ -88,4 +89,15 @@ export async function postJson(url, body, init = {}) {
 
 export async function metrics(url) {
   return (await fetch(url + "/metrics")).json();
+}
+
+// Metrics once no generation is running (a worker finishes its bookkeeping just after
+// the reply is sent).
+export async function idleMetrics(url, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await metrics(url);
+    if ((m.queue.running === 0 && m.queue.depth === 0 && m.sessions.busy === 0) || Date.now() > end) return m;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
