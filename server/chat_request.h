@@ -1,7 +1,8 @@
-// A validated /v1/chat/completions request, in the server's own terms: the system
-// prompt apart (it is a session parameter), the other messages with their content
-// normalised (adjacent text merged, images decoded and hashed) and a content key per
-// message, which is what the session pool compares to find a reusable KV cache.
+// A validated /v1/chat/completions request, in the server's own terms: the messages
+// with their content normalised (adjacent text merged, images decoded and hashed) and a
+// content key per message, which is what the session pool compares to find a reusable
+// KV cache. A system message is a message like the others: sent to the session as a
+// system turn, it replaces the default system prompt, exactly as the chat template does.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -37,8 +38,7 @@ std::string assistant_text_key(const std::string& text);
 void compute_key(ChatMessage& m);
 
 struct ChatRequest {
-  std::optional<std::string> system_prompt;  // the first message, when it is a system message
-  std::vector<ChatMessage> messages;         // the rest, in order (never empty)
+  std::vector<ChatMessage> messages;  // in order; the last is a user or tool message
   int32_t max_tokens = -1;                   // -1: the server default
   std::optional<float> temperature, top_p, presence_penalty, frequency_penalty;
   std::optional<int32_t> top_k;
@@ -48,9 +48,6 @@ struct ChatRequest {
   bool include_usage = false;  // stream_options.include_usage
   std::string model;
   size_t n_images = 0;
-
-  // Identifies the system prompt for session matching ("" prompt and "no prompt" differ).
-  std::string system_key() const { return system_prompt ? "s:" + *system_prompt : std::string("default"); }
 };
 
 }  // namespace edgevl_server

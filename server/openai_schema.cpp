@@ -164,17 +164,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   if (msgs == j.end() || msgs->is_null()) throw bad_request("missing_field", "'messages' is required", "messages");
   if (!msgs->is_array()) wrong_type("messages", "an array", *msgs);
   if (msgs->empty()) throw bad_request("invalid_value", "'messages' must not be empty", "messages");
-  for (size_t i = 0; i < msgs->size(); ++i) {
-    ChatMessage m = parse_message((*msgs)[i], i, limits, r.n_images);
-    if (i == 0 && m.role == EDGEVL_ROLE_SYSTEM) {
-      std::string text;
-      for (const auto& p : m.parts) text += p.text;
-      r.system_prompt = text;
-      continue;
-    }
-    r.messages.push_back(std::move(m));
-  }
-  if (r.messages.empty()) throw bad_request("invalid_value", "'messages' needs at least one message after the system prompt", "messages");
+  for (size_t i = 0; i < msgs->size(); ++i) r.messages.push_back(parse_message((*msgs)[i], i, limits, r.n_images));
   // The reply answers the last message; the C API generates only after a user or tool turn.
   const ChatMessage& last = r.messages.back();
   if (last.role != EDGEVL_ROLE_USER && last.role != EDGEVL_ROLE_TOOL)

@@ -8,8 +8,10 @@
 // assistant message cannot be two runs: the first would generate its own reply. Instead,
 // everything from the first user/tool message on goes into ONE message, with the ChatML
 // framing between the messages written here; leading system/assistant messages (before
-// any user message) are runs of their own. The token sequence is the template's with
-// add_generation_prompt, and a whole history costs one prefill.
+// any user message) are runs of their own. A system message sent first replaces the
+// default system prompt, as the template's does. The token sequence is the template's
+// with add_generation_prompt, and a whole history costs one prefill (plus one per
+// leading system/assistant message).
 #pragma once
 #include <list>
 #include <memory>

@@ -14,14 +14,13 @@ SessionPool::~SessionPool() {
 }
 
 Lease SessionPool::acquire(const ChatRequest& req) {
-  const std::string sys = req.system_key();
   edgevl_session* victim = nullptr;
   Lease lease;
   {
     std::lock_guard<std::mutex> lock(mu_);
     PooledSession* best = nullptr;
     for (auto& s : slots_) {
-      if (s->busy || !s->session || s->system_key != sys || s->keys.size() >= req.messages.size()) continue;
+      if (s->busy || !s->session || s->keys.size() >= req.messages.size()) continue;
       if (!std::equal(s->keys.begin(), s->keys.end(), req.messages.begin(), [](const std::string& k, const ChatMessage& m) { return k == m.key; }))
         continue;
       if (!best || s->keys.size() > best->keys.size() || (s->keys.size() == best->keys.size() && s->last_used > best->last_used)) best = s.get();
@@ -48,8 +47,6 @@ Lease SessionPool::acquire(const ChatRequest& req) {
     }
     auto slot = std::make_unique<PooledSession>();
     slot->busy = true;
-    slot->system_key = sys;
-    slot->system_prompt = req.system_prompt.value_or("");
     slot->last_used = ++clock_;
     slot->id = next_id_++;
     lease.slot = slot.get();
@@ -59,10 +56,8 @@ Lease SessionPool::acquire(const ChatRequest& req) {
   // Freeing and creating (allocating a KV cache) happen outside the lock so that other
   // requests can look up their sessions meanwhile.
   edgevl_session_free(victim);
-  edgevl_session_params p = base_;
-  p.system_prompt = req.system_prompt ? lease.slot->system_prompt.c_str() : nullptr;
   edgevl_session* s = nullptr;
-  if (edgevl_session_create(model_, &p, &s) != EDGEVL_OK) {
+  if (edgevl_session_create(model_, &base_, &s) != EDGEVL_OK) {
     const std::string why = edgevl_last_error();
     discard(lease);
     throw ApiError(500, "session_create_failed", "could not create a session: " + why, "", "server_error");

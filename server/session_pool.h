@@ -1,8 +1,8 @@
 // Up to N live edgevl_sessions, each remembering the conversation it holds (message
-// keys: roles + text + image hashes, and the replies it generated). A request takes
-// the idle session whose conversation is the longest prefix of its own messages, so a
-// follow-up prefills only what is new; on a miss the least recently used idle session
-// is freed to make room for a fresh one.
+// keys: roles + text + image hashes, system messages included, and the replies it
+// generated). A request takes the idle session whose conversation is the longest prefix
+// of its own messages, so a follow-up prefills only what is new; on a miss the least
+// recently used idle session is freed to make room for a fresh one.
 //
 // A session is checked out (busy) while one request runs on it, so an edgevl_session is
 // never used by two threads at once, as the C API requires.
@@ -20,8 +20,6 @@ namespace edgevl_server {
 
 struct PooledSession {
   edgevl_session* session = nullptr;
-  std::string system_key;
-  std::string system_prompt;       // owned copy: the session params borrow it
   std::vector<std::string> keys;   // the conversation held, message by message
   bool busy = false;
   uint64_t last_used = 0;

@@ -172,4 +172,37 @@ test("system prompt and a replayed multi-turn history", async () => {
     temperature: 0,
   });
   assert.ok(r2.usage.prompt_tokens_details.cached_tokens >= r.usage.total_tokens - 1, JSON.stringify(r2.usage));
+  // A system prompt is part of the conversation's identity: another one does not match.
+  const other = await client.chat.completions.create({
+    model: "m",
+    messages: [{ role: "system", content: "You are terse." }, ...r2Messages(r)],
+    max_tokens: 2,
+    temperature: 0,
+  });
+  assert.equal(other.usage.prompt_tokens_details.cached_tokens, 0);
+  // Two system messages: the first replaces the default prompt, the second is a turn.
+  const two = await client.chat.completions.create({
+    model: "m",
+    messages: [{ role: "system", content: "A." }, { role: "system", content: "B." }, { role: "user", content: "hi" }],
+    max_tokens: 2,
+    temperature: 0,
+  });
+  const one = await client.chat.completions.create({
+    model: "m",
+    messages: [{ role: "system", content: "A." }, { role: "user", content: "hi" }],
+    max_tokens: 2,
+    temperature: 0,
+  });
+  // "<|im_start|>system\nB.<|im_end|>\n" is 7 tokens (151644 8948 198 33 13 151645 198).
+  assert.equal(two.usage.prompt_tokens - one.usage.prompt_tokens, 7);
 });
+
+function r2Messages(r) {
+  return [
+    firstUser,
+    { role: "assistant", content: "A picture." },
+    { role: "user", content: [{ type: "text", text: "More detail, " }, { type: "text", text: "please." }] },
+    { role: "assistant", content: r.choices[0].message.content },
+    { role: "user", content: "Thanks." },
+  ];
+}
