@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "openai_response.h"
 #include "openai_schema.h"
+#include "origin_guard.h"
 #include "scheduler.h"
 #include "session_pool.h"
 #include "web_assets.h"
@@ -112,6 +113,15 @@ class Server {
     http_.set_write_timeout(30);
     http_.set_keep_alive_timeout(3);
     http_.set_tcp_nodelay(true);  // streamed tokens go out at once
+
+    origin_.loopback_only = is_loopback_host(opt_.host);
+    http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      const std::string why = check_origin(origin_, req.get_header_value("Host"), req.get_header_value("Origin"));
+      if (why.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      res.set_header("Connection", "close");  // the body, if any, is left unread
+      send_error(res, ApiError(403, "forbidden_origin", why));
+      return httplib::Server::HandlerResponse::Handled;
+    });
 
     http_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, {{"status", stopping_ ? "stopping" : "ok"}, {"model", name_}});
@@ -285,6 +295,7 @@ class Server {
   const std::string name_;
   const int64_t created_;
   RequestLimits limits_;
+  OriginPolicy origin_;
   GenerationConfig gen_;
   std::atomic<bool> stopping_{false};
   Metrics metrics_;

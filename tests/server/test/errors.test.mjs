@@ -3,6 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
+import http from "node:http";
 import OpenAI from "openai";
 import { startServer, postJson, imageDataUri, fixtures, imagePath, idleMetrics } from "./helpers.mjs";
 
@@ -132,6 +133,34 @@ test("a prompt over the context is context_length_exceeded", async () => {
     client.chat.completions.create({ model: "m", messages: [{ role: "user", content: long }], stream: true }),
     (err) => err.status === 400 && err.code === "context_length_exceeded",
   );
+});
+
+// node:http, because fetch does not let a caller set Host.
+function rawPost(headers, body = JSON.stringify(user("hi"))) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port: server.port, path: "/v1/chat/completions", method: "POST", headers },
+      (res) => {
+        let data = "";
+        res.on("data", (d) => (data += d));
+        res.on("end", () => resolve({ status: res.statusCode, json: JSON.parse(data) }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+test("other sites' pages and rebound host names are refused", async () => {
+  const cross = await rawPost({ Origin: "http://evil.example", "Content-Type": "text/plain" });
+  assert.equal(cross.status, 403);
+  assert.equal(cross.json.error.code, "forbidden_origin");
+  const rebound = await rawPost({ Host: "evil.example:" + server.port });
+  assert.equal(rebound.status, 403);
+  const same = await rawPost({ Origin: `http://127.0.0.1:${server.port}` });
+  assert.equal(same.status, 200);
+  const local = await rawPost({ Host: `localhost:${server.port}` });
+  assert.equal(local.status, 200);
 });
 
 test("unknown routes are JSON 404s", async () => {
