@@ -2,6 +2,7 @@
 // matmul.cpp picks a table once from the CPU features.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "core/dtype.h"
 
@@ -24,5 +25,7 @@ DotTable dot_table_neon();
 #endif
 
 const DotTable& dot_table_best();  // the fastest the running CPU supports
+// Every table the running CPU can execute, scalar first (for tests and benchmarks).
+std::vector<DotTable> dot_tables_available();
 
 }  // namespace edgevl
