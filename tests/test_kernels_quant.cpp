@@ -10,6 +10,7 @@
 #include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
+#include "kernels/membw.h"
 #include "kernels/qdot.h"
 #include "kernels/quant.h"
 #include "test_util.h"
@@ -179,4 +180,11 @@ TEST(Matmul, QuantCloseToFloatMath) {
     const double rel = std::sqrt(err / ref);
     EXPECT_LT(rel, type == DType::Q8_0 ? 0.02 : 0.15) << dtype_name(type);
   }
+}
+
+TEST(Matmul, MemoryBandwidthProbeGivesAPlausibleFigure) {
+  ThreadPool pool(2);
+  const double gbs = measure_read_bandwidth_gbs(pool, size_t(16) << 20, 2);
+  EXPECT_GT(gbs, 0.1);
+  EXPECT_LT(gbs, 10000.0);
 }
