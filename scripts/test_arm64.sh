@@ -23,7 +23,7 @@ fi
 # Linked statically: qemu-user 7.2 (Debian 12) hangs creating threads in dynamically linked
 # arm64 programs (glibc 2.36), which every ThreadPool test does.
 cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
-  -DCMAKE_EXE_LINKER_FLAGS=-static >/dev/null
+  -DCMAKE_EXE_LINKER_FLAGS=-static -DCMAKE_USER_MAKE_RULES_OVERRIDE="$PWD/cmake/static-libs.cmake" >/dev/null
 cmake --build build-arm64 -j"${JOBS:-$(nproc)}" --target edgevl_tests
 export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
 filter="${GTEST_FILTER:-Matmul*:Dot*:Quant*:Attention*:Gguf*:AllTypes*:Rope*}"

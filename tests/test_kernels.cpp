@@ -87,7 +87,7 @@ TEST_P(MatmulVsReference, OddShapes) {
       matmul_quant_reference(x.data(), M, m.W, bias.data(), yq.data());
       ASSERT_LE(edgevl_test::max_abs_diff(y, yq), tol) << dtype_name(t) << " M=" << M << " N=" << N << " K=" << K;
       std::vector<int8_t> q(K);
-      std::vector<float> d(K / 32), wrow(K);
+      std::vector<float> d(2 * (K / 32)), wrow(K);
       for (int64_t i = 0; i < M; ++i) {
         quantize_act_reference(x.data() + i * K, q.data(), d.data(), K);
         for (int64_t n = 0; n < N; ++n) {

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -56,12 +58,12 @@ TEST(Quant, EveryActivationQuantizerMatchesReferenceBytes) {
     if (k >= 64) x[40] = 1e-30f, x[41] = -1e30f;                 // extreme magnitudes
     if (k >= 96) x[70] = 2.5f, x[71] = -2.5f, x[72] = 0.5f;      // ties at .5 after scaling are possible
     std::vector<int8_t> qr(k);
-    std::vector<float> dr(k / 32);
+    std::vector<float> dr(2 * (k / 32));
     quantize_act_reference(x.data(), qr.data(), dr.data(), k);
     EXPECT_EQ(dr[0], 0.0f);
     for (const auto& t : qdot_tables_available()) {
       std::vector<int8_t> q(k, 99);
-      std::vector<float> d(k / 32, -1.0f);
+      std::vector<float> d(2 * (k / 32), -1.0f);
       t.quantize(x.data(), q.data(), d.data(), k);
       EXPECT_EQ(q, qr) << t.name << " k=" << k;
       EXPECT_EQ(d, dr) << t.name << " k=" << k;
@@ -71,14 +73,21 @@ TEST(Quant, EveryActivationQuantizerMatchesReferenceBytes) {
   std::vector<float> x(32);
   for (int j = 0; j < 32; ++j) x[j] = (j - 16) * 0.37f;
   std::vector<int8_t> q(32);
-  float d;
-  quantize_act_reference(x.data(), q.data(), &d, 32);
+  float ds[2];
+  quantize_act_reference(x.data(), q.data(), ds, 32);
+  const float d = ds[0];
+  int sum = 0;
+  for (int j = 0; j < 32; ++j) sum += q[j];
+  EXPECT_EQ(ds[1], d * static_cast<float>(sum));
   EXPECT_EQ(q[0], -127);
   for (int j = 0; j < 32; ++j) EXPECT_LE(std::fabs(q[j] * d - x[j]), d * 0.5f + 1e-6f);
 }
 
 TEST(Dot, EveryQuantTableMatchesScalar) {
   const QDotTable ref = qdot_table_scalar();
+  std::string names;
+  for (const auto& t : qdot_tables_available()) names += std::string(" ") + t.name;
+  std::printf("[ tables   ] quant dot tables on this CPU:%s (best: %s)\n", names.c_str(), qdot_table_best().name);
   for (DType type : {DType::Q8_0, DType::Q4_0}) {
     for (int64_t nb : {1, 2, 3, 5, 37, 48}) {
       const int64_t k = nb * 32;
@@ -86,8 +95,9 @@ TEST(Dot, EveryQuantTableMatchesScalar) {
       auto x = randn(4 * k, 9 + nb);
       auto wq = quantize_weights(type, w, 1, k);
       std::vector<int8_t> q(4 * k);
-      std::vector<float> d(4 * nb);
-      for (int r = 0; r < 4; ++r) quantize_act_reference(x.data() + r * k, q.data() + r * k, d.data() + r * nb, k);
+      const int64_t ds = 2 * nb;  // per row: scales, then scale·sum
+      std::vector<float> d(4 * ds);
+      for (int r = 0; r < 4; ++r) quantize_act_reference(x.data() + r * k, q.data() + r * k, d.data() + r * ds, k);
       // Tolerance: float rounding of a sum of nb block terms.
       double mag = 0;
       for (int64_t i = 0; i < k; ++i) mag += std::fabs(w[i] * x[i]);
@@ -97,10 +107,10 @@ TEST(Dot, EveryQuantTableMatchesScalar) {
         QDotFn one_ref = type == DType::Q8_0 ? ref.q8_0 : ref.q4_0;
         QDot4Fn four = type == DType::Q8_0 ? t.q8_0_x4 : t.q4_0_x4;
         float out[4];
-        four(wq.data(), q.data(), k, d.data(), nb, nb, out);
+        four(wq.data(), q.data(), k, d.data(), ds, nb, out);
         for (int r = 0; r < 4; ++r) {
-          const float e = one_ref(wq.data(), q.data() + r * k, d.data() + r * nb, nb);
-          EXPECT_NEAR(one(wq.data(), q.data() + r * k, d.data() + r * nb, nb), e, tol) << t.name << " " << dtype_name(type) << " nb=" << nb;
+          const float e = one_ref(wq.data(), q.data() + r * k, d.data() + r * ds, nb);
+          EXPECT_NEAR(one(wq.data(), q.data() + r * k, d.data() + r * ds, nb), e, tol) << t.name << " " << dtype_name(type) << " nb=" << nb;
           EXPECT_NEAR(out[r], e, tol) << t.name << " x4 row " << r << " " << dtype_name(type) << " nb=" << nb;
         }
       }
@@ -121,7 +131,7 @@ TEST(Dot, QuantDotSaturationEdgeCases) {
   }
   std::vector<int8_t> q(k);
   for (int64_t i = 0; i < k; ++i) q[i] = static_cast<int8_t>(i % 2 ? -127 : 127);
-  std::vector<float> d(nb, 0.5f);
+  std::vector<float> d(2 * nb, 0.5f);  // (the sums half is unused by Q8_0)
   const float e = qdot_table_scalar().q8_0(w.data(), q.data(), d.data(), nb);
   EXPECT_NEAR(e, 0.0625f * 0.5f * (16 * 127 * 127 + 16 * 128 * 127) * nb, 1.0f);
   for (const auto& t : qdot_tables_available()) {

@@ -63,9 +63,9 @@ void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const Weig
 
   // Activations, quantized once and shared by every weight row (and thread).
   std::vector<int8_t> aq(static_cast<size_t>(M * K));
-  std::vector<float> ad(static_cast<size_t>(M * nb));
+  std::vector<float> ad(static_cast<size_t>(M * 2 * nb));  // scales, then scale·sum (qdot.h)
   auto quantize_rows = [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) t.quantize(x + m * K, aq.data() + m * K, ad.data() + m * nb, K);
+    for (int64_t m = m0; m < m1; ++m) t.quantize(x + m * K, aq.data() + m * K, ad.data() + m * 2 * nb, K);
   };
   if (pool && M >= 8)
     pool->parallel_for(M, quantize_rows);
@@ -79,14 +79,14 @@ void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const Weig
       for (; m + 4 <= M; m += 4) {
         for (int64_t n = t0; n < t1; ++n) {
           float out[4];
-          dot4(W.row(n), aq.data() + m * K, K, ad.data() + m * nb, nb, nb, out);
+          dot4(W.row(n), aq.data() + m * K, K, ad.data() + m * 2 * nb, 2 * nb, nb, out);
           const float b = bias ? bias[n] : 0.0f;
           for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = out[r] + b;
         }
       }
       for (; m < M; ++m) {
         const int8_t* q = aq.data() + m * K;
-        const float* d = ad.data() + m * nb;
+        const float* d = ad.data() + m * 2 * nb;
         for (int64_t n = t0; n < t1; ++n) y[m * N + n] = dot(W.row(n), q, d, nb) + (bias ? bias[n] : 0.0f);
       }
     }

@@ -11,13 +11,15 @@
 
 namespace edgevl {
 
-// x[k] (k a multiple of 32) -> q[k] int8 and d[k/32] scales. Every variant produces exactly
-// the same bytes as quantize_act_reference.
+// x[k] (k a multiple of 32, nb = k/32 blocks) -> q[k] int8 and d[2*nb] floats: d[b] is block
+// b's scale and d[nb + b] = d[b] * sum(q of block b), which lets the Q4_0 kernels multiply
+// the unsigned nibbles directly and subtract 8·sum once per block. Every variant produces
+// exactly the same bytes as quantize_act_reference.
 using QuantizeActFn = void (*)(const float* x, int8_t* q, float* d, int64_t k);
 // Dot of one weight row (nb blocks of Q8_0 or Q4_0) with one quantized activation row.
 using QDotFn = float (*)(const uint8_t* w, const int8_t* q, const float* d, int64_t nb);
 // The same weight row against 4 activation rows (q rows q_stride bytes apart, d rows
-// d_stride floats apart): one load of each weight block serves four rows (prefill).
+// d_stride floats apart, d_stride >= 2*nb): one load of each weight block serves four rows (prefill).
 using QDot4Fn = void (*)(const uint8_t* w, const int8_t* q, int64_t q_stride, const float* d, int64_t d_stride, int64_t nb,
                          float* out4);
 

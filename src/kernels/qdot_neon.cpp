@@ -26,18 +26,21 @@ inline float f16_at(const uint8_t* p) {
 // A weight block as two int8x16 halves (elements 0..15 and 16..31).
 struct Q8W {
   static constexpr size_t kBytes = sizeof(BlockQ8_0);
+  static constexpr bool kOffset = false;
   static void load(const uint8_t* blk, int8x16_t* lo, int8x16_t* hi) {
     *lo = vld1q_s8(reinterpret_cast<const int8_t*>(blk + 2));
     *hi = vld1q_s8(reinterpret_cast<const int8_t*>(blk + 18));
   }
 };
+// Nibbles 0..15 as they are (valid signed bytes); the -8 is applied once per block through
+// the activation block sum d[nb + b] = d_x·Σq.
 struct Q4W {
   static constexpr size_t kBytes = sizeof(BlockQ4_0);
+  static constexpr bool kOffset = true;
   static void load(const uint8_t* blk, int8x16_t* lo, int8x16_t* hi) {
     const uint8x16_t b = vld1q_u8(blk + 2);
-    const int8x16_t eight = vdupq_n_s8(8);
-    *lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0f))), eight);
-    *hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(b, 4)), eight);
+    *lo = vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0f)));
+    *hi = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));
   }
 };
 
@@ -66,6 +69,8 @@ struct SdotDot {
 template <typename W, typename D>
 float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
   float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
+  float corr = 0;
+  const float* sums = d + nb;
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
     const uint8_t* w0 = w + b * W::kBytes;
@@ -75,21 +80,26 @@ float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
     W::load(w1, &y0, &y1);
     const int32x4_t p0 = D::dot(x0, x1, q + b * kQK);
     const int32x4_t p1 = D::dot(y0, y1, q + (b + 1) * kQK);
-    acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(p0), f16_at(w0) * d[b]);
-    acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(p1), f16_at(w1) * d[b + 1]);
+    const float dw0 = f16_at(w0), dw1 = f16_at(w1);
+    acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(p0), dw0 * d[b]);
+    acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(p1), dw1 * d[b + 1]);
+    if (W::kOffset) corr += dw0 * sums[b] + dw1 * sums[b + 1];
   }
   if (b < nb) {
     const uint8_t* w0 = w + b * W::kBytes;
     int8x16_t x0, x1;
     W::load(w0, &x0, &x1);
-    acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(D::dot(x0, x1, q + b * kQK)), f16_at(w0) * d[b]);
+    const float dw0 = f16_at(w0);
+    acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(D::dot(x0, x1, q + b * kQK)), dw0 * d[b]);
+    if (W::kOffset) corr += dw0 * sums[b];
   }
-  return vaddvq_f32(vaddq_f32(acc0, acc1));
+  return vaddvq_f32(vaddq_f32(acc0, acc1)) - 8.0f * corr;
 }
 
 template <typename W, typename D>
 void dot_row_x4(const uint8_t* w, const int8_t* q, int64_t qs, const float* d, int64_t ds, int64_t nb, float* out) {
   float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0), a2 = vdupq_n_f32(0), a3 = vdupq_n_f32(0);
+  float32x4_t corr = vdupq_n_f32(0);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* wb = w + b * W::kBytes;
     int8x16_t x0, x1;
@@ -101,16 +111,22 @@ void dot_row_x4(const uint8_t* w, const int8_t* q, int64_t qs, const float* d, i
     a1 = vfmaq_n_f32(a1, vcvtq_f32_s32(D::dot(x0, x1, qb + qs)), dw * db[ds]);
     a2 = vfmaq_n_f32(a2, vcvtq_f32_s32(D::dot(x0, x1, qb + 2 * qs)), dw * db[2 * ds]);
     a3 = vfmaq_n_f32(a3, vcvtq_f32_s32(D::dot(x0, x1, qb + 3 * qs)), dw * db[3 * ds]);
+    if (W::kOffset) {
+      const float* sb = db + nb;
+      const float s4[4] = {sb[0], sb[ds], sb[2 * ds], sb[3 * ds]};
+      corr = vfmaq_n_f32(corr, vld1q_f32(s4), dw);
+    }
   }
-  out[0] = vaddvq_f32(a0);
-  out[1] = vaddvq_f32(a1);
-  out[2] = vaddvq_f32(a2);
-  out[3] = vaddvq_f32(a3);
+  out[0] = vaddvq_f32(a0) - 8.0f * vgetq_lane_f32(corr, 0);
+  out[1] = vaddvq_f32(a1) - 8.0f * vgetq_lane_f32(corr, 1);
+  out[2] = vaddvq_f32(a2) - 8.0f * vgetq_lane_f32(corr, 2);
+  out[3] = vaddvq_f32(a3) - 8.0f * vgetq_lane_f32(corr, 3);
 }
 
 // Same bytes as quantize_act_reference (vcvtnq rounds to nearest even).
 void quantize_act(const float* x, int8_t* q, float* d, int64_t k) {
-  for (int64_t b = 0; b < k / kQK; ++b) {
+  const int64_t nb = k / kQK;
+  for (int64_t b = 0; b < nb; ++b) {
     const float* v = x + b * kQK;
     float32x4_t xs[8];
     float32x4_t m = vdupq_n_f32(0);
@@ -129,6 +145,8 @@ void quantize_act(const float* x, int8_t* q, float* d, int64_t k) {
     }
     vst1q_s8(q + b * kQK, vcombine_s8(vqmovn_s16(h[0]), vqmovn_s16(h[1])));
     vst1q_s8(q + b * kQK + 16, vcombine_s8(vqmovn_s16(h[2]), vqmovn_s16(h[3])));
+    const int32_t sum = vaddvq_s32(vaddq_s32(vaddq_s32(vpaddlq_s16(h[0]), vpaddlq_s16(h[1])), vaddq_s32(vpaddlq_s16(h[2]), vpaddlq_s16(h[3]))));
+    d[nb + b] = d[b] * static_cast<float>(sum);
   }
 }
 

@@ -10,14 +10,20 @@
 namespace edgevl {
 
 void quantize_act_reference(const float* x, int8_t* q, float* d, int64_t k) {
-  for (int64_t b = 0; b < k / kQK; ++b) {
+  const int64_t nb = k / kQK;
+  for (int64_t b = 0; b < nb; ++b) {
     const float* v = x + b * kQK;
     float amax = 0;
     for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(v[j]));
     const float s = amax / 127.0f;
     const float id = s != 0 ? 127.0f / amax : 0.0f;
     d[b] = s;
-    for (int j = 0; j < kQK; ++j) q[b * kQK + j] = static_cast<int8_t>(std::nearbyint(v[j] * id));
+    int32_t sum = 0;
+    for (int j = 0; j < kQK; ++j) {
+      q[b * kQK + j] = static_cast<int8_t>(std::nearbyint(v[j] * id));
+      sum += q[b * kQK + j];
+    }
+    d[nb + b] = s * static_cast<float>(sum);
   }
 }
 
