@@ -90,6 +90,24 @@ void BM_Matvec(benchmark::State& st) {
   st.SetLabel(std::string(dtype_name(t)) + " " + std::to_string(N) + "x" + std::to_string(K) + " t" + std::to_string(st.range(3)));
 }
 
+// The same kernel on a matrix that stays in L2 (128 rows), timed by CPU time: the kernels'
+// compute ceiling, i.e. how far above DRAM bandwidth they could go. Single-threaded.
+void BM_MatvecHot(benchmark::State& st) {
+  const DType t = kTypes[st.range(0)];
+  const int64_t N = 128, K = st.range(1);
+  ThreadPool pool(1);
+  Weights w = make_weights(t, N, K, 0);
+  std::vector<float> x(K), y(N);
+  for (int64_t k = 0; k < K; ++k) x[k] = std::sin(0.1f * k);
+  for (auto _ : st) {
+    matmul(x.data(), 1, w.mats[0], nullptr, y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * w.mats[0].total_bytes()));
+  st.counters["Gweights/s"] = benchmark::Counter(double(N) * K * st.iterations() / 1e9, benchmark::Counter::kIsRate);
+  st.SetLabel(std::string(dtype_name(t)) + " 128x" + std::to_string(K) + " in L2, t1");
+}
+
 // Prefill: M rows of activations at once; reports GFLOP/s.
 void BM_Matmul(benchmark::State& st) {
   const DType t = kTypes[st.range(0)];
@@ -123,7 +141,8 @@ BENCHMARK(BM_Matvec)
     ->Args({2, 1536, 1536, 1})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
-BENCHMARK(BM_Matmul)->ArgsProduct({{1, 3, 4}, {64}, {1536}, {1536}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MatvecHot)->ArgsProduct({{0, 1, 2, 3, 4}, {1536}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Matmul)->ArgsProduct({{1, 2, 3, 4}, {64}, {1536}, {1536}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReadBandwidth)->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -121,6 +121,26 @@ TEST(Dot, EveryTableMatchesScalar) {
   }
 }
 
+TEST(Dot, EveryFourRowVariantMatchesScalar) {
+  const DotTable ref = dot_table_scalar();
+  for (int64_t k : {1, 7, 8, 15, 16, 17, 33, 100, 1176}) {
+    const int64_t xs = k + 3;  // rows not contiguous
+    auto x = randn(4 * xs, 30 + k);
+    auto w = randn(k, 40 + k);
+    for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+      OwnedMatrix m = make_matrix(t, 1, k, w);
+      for (const auto& tab : dot_tables_available()) {
+        ASSERT_NE(tab.x4_for_type(t), nullptr) << tab.name;
+        float out[4];
+        tab.x4_for_type(t)(x.data(), xs, m.W.data, k, out);
+        for (int r = 0; r < 4; ++r)
+          ASSERT_NEAR(out[r], ref.for_type(t)(x.data() + r * xs, m.W.data, k), 1e-4f * std::sqrt(float(k)))
+              << tab.name << " " << dtype_name(t) << " k=" << k << " row " << r;
+      }
+    }
+  }
+}
+
 TEST(Quant, Q8RoundTripWithinHalfStep) {
   auto x = randn(96, 5);
   std::vector<uint8_t> q(3 * sizeof(BlockQ8_0));

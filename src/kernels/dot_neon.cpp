@@ -52,10 +52,37 @@ float dot_impl(const float* x, const uint8_t* w, int64_t k) {
   return s;
 }
 
+template <float32x4_t (*Load)(const uint8_t*), int kBytes, float (*Scalar)(const uint8_t*)>
+void dot_impl_x4(const float* x, int64_t xs, const uint8_t* w, int64_t k, float* out) {
+  float32x4_t a[4][2];
+  for (int r = 0; r < 4; ++r) a[r][0] = a[r][1] = vdupq_n_f32(0);
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    const float32x4_t w0 = Load(w + i * kBytes), w1 = Load(w + (i + 4) * kBytes);
+    for (int r = 0; r < 4; ++r) {
+      a[r][0] = vfmaq_f32(a[r][0], vld1q_f32(x + r * xs + i), w0);
+      a[r][1] = vfmaq_f32(a[r][1], vld1q_f32(x + r * xs + i + 4), w1);
+    }
+  }
+  for (; i + 4 <= k; i += 4) {
+    const float32x4_t w0 = Load(w + i * kBytes);
+    for (int r = 0; r < 4; ++r) a[r][0] = vfmaq_f32(a[r][0], vld1q_f32(x + r * xs + i), w0);
+  }
+  for (int r = 0; r < 4; ++r) {
+    float s = vaddvq_f32(vaddq_f32(a[r][0], a[r][1]));
+    for (int64_t j = i; j < k; ++j) s += x[r * xs + j] * Scalar(w + j * kBytes);
+    out[r] = s;
+  }
+}
+
 }  // namespace
 
 DotTable dot_table_neon() {
-  return DotTable{dot_impl<load_f32, 4, scalar_f32>, dot_impl<load_f16, 2, scalar_f16>, dot_impl<load_bf16, 2, scalar_bf16>, "neon"};
+  DotTable t{dot_impl<load_f32, 4, scalar_f32>, dot_impl<load_f16, 2, scalar_f16>, dot_impl<load_bf16, 2, scalar_bf16>, "neon"};
+  t.f32_x4 = dot_impl_x4<load_f32, 4, scalar_f32>;
+  t.f16_x4 = dot_impl_x4<load_f16, 2, scalar_f16>;
+  t.bf16_x4 = dot_impl_x4<load_bf16, 2, scalar_bf16>;
+  return t;
 }
 
 }  // namespace edgevl

@@ -112,10 +112,11 @@ void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias,
     return;
   }
   DotFn dot = dot_table_best().for_type(W.type);
+  Dot4Fn dot4 = dot_table_best().x4_for_type(W.type);
   if (!dot) fail(ErrorCode::kUnsupported, std::string("matmul: weight type ") + dtype_name(W.type) + " not supported");
   const int64_t N = W.rows, K = W.cols;
-  // Activations are walked in blocks of rows that stay in L2 while every weight row
-  // of this thread's share passes over them.
+  // Activations are walked in blocks of rows that stay in L2 while every weight row of this
+  // thread's share passes over them; inside a block, 4 rows share each weight load.
   const int64_t mb = std::max<int64_t>(1, std::min<int64_t>(M, (256 * 1024) / std::max<int64_t>(1, K * 4)));
   pool.parallel_for(N, [&](int64_t n0, int64_t n1) {
     for (int64_t m0 = 0; m0 < M; m0 += mb) {
@@ -123,7 +124,14 @@ void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias,
       for (int64_t n = n0; n < n1; ++n) {
         const uint8_t* w = W.row(n);
         const float b = bias ? bias[n] : 0.0f;
-        for (int64_t m = m0; m < m1; ++m) y[m * N + n] = dot(x + m * K, w, K) + b;
+        int64_t m = m0;
+        if (dot4)
+          for (; m + 4 <= m1; m += 4) {
+            float out[4];
+            dot4(x + m * K, K, w, K, out);
+            for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = out[r] + b;
+          }
+        for (; m < m1; ++m) y[m * N + n] = dot(x + m * K, w, K) + b;
       }
     }
   });
