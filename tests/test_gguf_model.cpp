@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -160,6 +161,8 @@ TEST_P(GgufFixture, ConvertedPairServesEveryHfTensorBitExactly) {
   expect_same_tensors(st, gs);
   expect_same_config(ModelConfig::load(dir), gs.config());
   EXPECT_FLOAT_EQ(gs.image_std()[2], 0.27577711f);
+  std::remove(text.c_str());
+  std::remove(mmproj.c_str());
 }
 
 TEST_P(GgufFixture, QuantizedConversionKeepsValuesClose) {
@@ -199,6 +202,8 @@ TEST_P(GgufFixture, QuantizedConversionKeepsValuesClose) {
       }
     }
   }
+  std::remove(text.c_str());
+  std::remove(mmproj.c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, GgufFixture, ::testing::Values("tiny-qwen2-vl", "tiny-qwen2.5-vl"),

@@ -2,7 +2,7 @@
 // which serves a llama.cpp-style pair of files (text model + mmproj) under HF tensor names
 // so that model code written against HF checkpoints runs on GGUF unchanged.
 //
-// Conventions follow llama.cpp (ggml-org/llama.cpp, master as of early 2026), checked in:
+// Conventions follow llama.cpp (ggml-org/llama.cpp master, commit 0024aa7417ef, 2026), checked in:
 //   gguf-py/gguf/constants.py     key strings (Keys.General/LLM/Attention/Rope/Tokenizer/Clip/
 //                                 ClipVision), MODEL_ARCH.QWEN2VL = "qwen2vl", TENSOR_NAMES
 //                                 (token_embd, blk.N.attn_q ... v.blk.N.ln1, mm.N, v.post_ln),
