@@ -139,6 +139,8 @@ BENCHMARK(BM_Matvec)
     ->ArgsProduct({{1, 3, 4}, {1536, 8960}, {1536}, {1, 2}})
     ->Args({0, 1536, 1536, 1})
     ->Args({2, 1536, 1536, 1})
+    ->Args({3, 1536, 8960, 1})  // ffn_down of Qwen2-VL-2B: K = 8960
+    ->Args({4, 1536, 8960, 1})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(BM_MatvecHot)->ArgsProduct({{0, 1, 2, 3, 4}, {1536}})->Unit(benchmark::kMicrosecond);

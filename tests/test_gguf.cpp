@@ -225,6 +225,10 @@ TEST(Gguf, RoundTripEveryMetadataTypeAndDtype) {
       EXPECT_EQ(f.tensor_infos()[i].ne, rev);
     }
     EXPECT_EQ(f.data_offset() % alignment, 0u);
+    const std::string sum = f.summary(3);
+    EXPECT_NE(sum.find("general.architecture = string \"qwen2vl\""), std::string::npos) << sum;
+    EXPECT_NE(sum.find("f16.mat f16 [3, 5]"), std::string::npos) << sum;
+    EXPECT_NE(sum.find("5 more tensors"), std::string::npos) << sum;
   }
 }
 

@@ -547,6 +547,25 @@ const TensorRef* GgufFile::find(const std::string& name) const {
   return nullptr;
 }
 
+std::string GgufFile::summary(size_t max_tensors) const {
+  std::string s = path() + ": GGUF v" + std::to_string(version_) + ", " + std::to_string(kv_.size()) + " keys, " +
+                  std::to_string(infos_.size()) + " tensors, alignment " + std::to_string(alignment_) + ", data at " +
+                  std::to_string(data_offset_) + "\n";
+  for (const auto& kv : kv_) s += "  " + kv.first + " = " + kv.second.describe() + "\n";
+  size_t shown = 0;
+  for (const auto& ti : infos_) {
+    if (shown++ == max_tensors) {
+      s += "  ... " + std::to_string(infos_.size() - max_tensors) + " more tensors\n";
+      break;
+    }
+    std::string shape;
+    for (auto it = ti.ne.rbegin(); it != ti.ne.rend(); ++it) shape += (shape.empty() ? "" : ", ") + std::to_string(*it);
+    s += "  " + ti.name + " " + ggml_type_name(ti.ggml_type) + " [" + shape + "] @" + std::to_string(ti.offset) +
+         (ti.supported ? "" : " (unsupported type)") + "\n";
+  }
+  return s;
+}
+
 std::vector<std::string> GgufFile::names() const {
   std::vector<std::string> n;
   n.reserve(infos_.size());

@@ -141,6 +141,10 @@ class GgufFile : public TensorSource {
   // Every tensor, including those of types edgevl cannot compute with.
   const std::vector<GgufTensorInfo>& tensor_infos() const { return infos_; }
 
+  // Human-readable dump (like llama.cpp's gguf_dump): header, every key with a short value,
+  // then up to max_tensors tensors with type, PyTorch-order shape and offset.
+  std::string summary(size_t max_tensors = 64) const;
+
   // TensorSource. find() returns null for a missing name and throws kUnsupported (naming the
   // tensor and its ggml type) for a tensor of an unsupported type such as q4_k.
   const TensorRef* find(const std::string& name) const override;
