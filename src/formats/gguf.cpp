@@ -361,8 +361,9 @@ GgufValue read_value(Cursor& c, GgufType t, const std::string& path, const std::
         if (count > c.left() / 8)
           fail_format(path + ": key '" + key + "' claims " + std::to_string(count) + " strings but only " + std::to_string(c.left()) +
                       " bytes remain");
-        std::vector<std::string> s(static_cast<size_t>(count));
-        for (auto& x : s) x = c.str(what.c_str());
+        std::vector<std::string> s;
+        s.reserve(static_cast<size_t>(std::min<uint64_t>(count, 1 << 20)));
+        for (uint64_t i = 0; i < count; ++i) s.push_back(c.str(what.c_str()));
         return GgufValue::string_array(std::move(s));
       }
       const size_t es = scalar_size(e);
@@ -400,8 +401,12 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
   // at least 8 + 4 + 8 + 4 + 8: reject counts the file cannot possibly hold.
   if (n_kv > c.left() / 13) fail_format(p + ": header claims " + std::to_string(n_kv) + " metadata entries, more than the file can hold");
   if (n_tensors > c.left() / 32) fail_format(p + ": header claims " + std::to_string(n_tensors) + " tensors, more than the file can hold");
+  // In memory an entry costs far more than its smallest encoding; real files have at most a
+  // few hundred keys and tens of thousands of tensors.
+  if (n_kv > (1u << 20)) fail_format(p + ": header claims " + std::to_string(n_kv) + " metadata entries (limit 1048576)");
+  if (n_tensors > (1u << 22)) fail_format(p + ": header claims " + std::to_string(n_tensors) + " tensors (limit 4194304)");
 
-  kv_.reserve(static_cast<size_t>(n_kv));
+  kv_.reserve(static_cast<size_t>(std::min<uint64_t>(n_kv, 1024)));
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.str("metadata key");
     if (key.empty()) fail_format(p + ": metadata entry " + std::to_string(i) + " has an empty key");
@@ -421,7 +426,7 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
     alignment_ = static_cast<uint32_t>(al);
   }
 
-  infos_.reserve(static_cast<size_t>(n_tensors));
+  infos_.reserve(static_cast<size_t>(std::min<uint64_t>(n_tensors, 1 << 16)));
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensorInfo ti;
     ti.name = c.str("tensor name");
