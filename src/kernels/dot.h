@@ -2,17 +2,23 @@
 // matmul.cpp picks a table once from the CPU features.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "core/dtype.h"
 
 namespace edgevl {
 
 using DotFn = float (*)(const float* x, const uint8_t* w, int64_t k);
+// Four activation rows (x_stride floats apart) against one weight row: each weight vector is
+// loaded and widened once for four FMAs (prefill, vision tower).
+using Dot4Fn = void (*)(const float* x, int64_t x_stride, const uint8_t* w, int64_t k, float* out4);
 
 struct DotTable {
   DotFn f32 = nullptr, f16 = nullptr, bf16 = nullptr;
   const char* name = "";
+  Dot4Fn f32_x4 = nullptr, f16_x4 = nullptr, bf16_x4 = nullptr;
   DotFn for_type(DType t) const;
+  Dot4Fn x4_for_type(DType t) const;
 };
 
 DotTable dot_table_scalar();
@@ -24,5 +30,7 @@ DotTable dot_table_neon();
 #endif
 
 const DotTable& dot_table_best();  // the fastest the running CPU supports
+// Every table the running CPU can execute, scalar first (for tests and benchmarks).
+std::vector<DotTable> dot_tables_available();
 
 }  // namespace edgevl

@@ -35,7 +35,27 @@ static float dot_bf16(const float* x, const uint8_t* w, int64_t k) {
   });
 }
 
-DotTable dot_table_scalar() { return DotTable{dot_f32, dot_f16, dot_bf16, "scalar"}; }
+template <DotFn Dot>
+static void dot_x4(const float* x, int64_t xs, const uint8_t* w, int64_t k, float* out) {
+  for (int r = 0; r < 4; ++r) out[r] = Dot(x + r * xs, w, k);
+}
+
+DotTable dot_table_scalar() {
+  DotTable t{dot_f32, dot_f16, dot_bf16, "scalar"};
+  t.f32_x4 = dot_x4<dot_f32>;
+  t.f16_x4 = dot_x4<dot_f16>;
+  t.bf16_x4 = dot_x4<dot_bf16>;
+  return t;
+}
+
+Dot4Fn DotTable::x4_for_type(DType t) const {
+  switch (t) {
+    case DType::F32: return f32_x4;
+    case DType::F16: return f16_x4;
+    case DType::BF16: return bf16_x4;
+    default: return nullptr;
+  }
+}
 
 DotFn DotTable::for_type(DType t) const {
   switch (t) {

@@ -2,47 +2,121 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "kernels/dot.h"
+#include "kernels/qdot.h"
+#include "kernels/quant.h"
 
 namespace edgevl {
 
-const DotTable& dot_table_best() {
-  static const DotTable t = [] {
+std::vector<DotTable> dot_tables_available() {
+  std::vector<DotTable> t = {dot_table_scalar()};
 #if defined(__x86_64__)
-    const auto& f = cpu_features();
-    if (f.avx2 && f.fma && f.f16c) return dot_table_avx2();
+  const auto& f = cpu_features();
+  if (f.avx2 && f.fma && f.f16c) t.push_back(dot_table_avx2());
 #endif
-    return dot_table_scalar();
-  }();
+#if defined(__aarch64__)
+  if (cpu_features().neon) t.push_back(dot_table_neon());
+#endif
   return t;
 }
 
-void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool) {
-  DotFn dot = dot_table_best().for_type(W.type);
-  if (!dot) {
-    // Types without a fused dot yet (block-quantized): dequantize each row once per
-    // block of activations. Correct everywhere; the fast paths replace this.
-    const int64_t N = W.rows, K = W.cols;
-    pool.parallel_for(N, [&](int64_t n0, int64_t n1) {
-      std::vector<float> row(static_cast<size_t>(K));
-      for (int64_t n = n0; n < n1; ++n) {
-        dequantize_row(W, n, row.data());
-        for (int64_t m = 0; m < M; ++m) {
-          const float* xm = x + m * K;
-          float s = 0;
-          for (int64_t k = 0; k < K; ++k) s += xm[k] * row[k];
-          y[m * N + n] = s + (bias ? bias[n] : 0.0f);
+const DotTable& dot_table_best() {
+  static const DotTable t = dot_tables_available().back();
+  return t;
+}
+
+std::vector<QDotTable> qdot_tables_available() {
+  std::vector<QDotTable> t = {qdot_table_scalar()};
+#if defined(__x86_64__)
+  const auto& f = cpu_features();
+  if (f.avx2 && f.fma && f.f16c) t.push_back(qdot_table_avx2());
+#endif
+#if defined(__aarch64__)
+  const auto& f = cpu_features();
+  if (f.neon) t.push_back(qdot_table_neon());
+  if (f.neon && f.dotprod) t.push_back(qdot_table_neon_dotprod());
+#endif
+  return t;
+}
+
+const QDotTable& qdot_table_best() {
+  static const QDotTable t = qdot_tables_available().back();
+  return t;
+}
+
+namespace {
+
+// Weight rows per tile when M > 1: a tile (≤ ~32 KiB of Q8_0 at K = 1536) stays in L1/L2
+// while every group of 4 activation rows passes over it.
+constexpr int64_t kTileRows = 16;
+
+void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y,
+                       ThreadPool* pool) {
+  const int64_t N = W.rows, K = W.cols, nb = K / kQK;
+  if (K % kQK != 0) fail(ErrorCode::kInvalidArgument, "matmul: row length " + std::to_string(K) + " is not a multiple of 32");
+  const QDotFn dot = W.type == DType::Q8_0 ? t.q8_0 : t.q4_0;
+  const QDot4Fn dot4 = W.type == DType::Q8_0 ? t.q8_0_x4 : t.q4_0_x4;
+
+  // Activations, quantized once and shared by every weight row (and thread).
+  std::vector<int8_t> aq(static_cast<size_t>(M * K));
+  std::vector<float> ad(static_cast<size_t>(M * 2 * nb));  // scales, then scale·sum (qdot.h)
+  auto quantize_rows = [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) t.quantize(x + m * K, aq.data() + m * K, ad.data() + m * 2 * nb, K);
+  };
+  if (pool && M >= 8)
+    pool->parallel_for(M, quantize_rows);
+  else
+    quantize_rows(0, M);
+
+  auto rows = [&](int64_t n0, int64_t n1) {
+    for (int64_t t0 = n0; t0 < n1; t0 += kTileRows) {
+      const int64_t t1 = std::min(n1, t0 + kTileRows);
+      int64_t m = 0;
+      for (; m + 4 <= M; m += 4) {
+        for (int64_t n = t0; n < t1; ++n) {
+          float out[4];
+          dot4(W.row(n), aq.data() + m * K, K, ad.data() + m * 2 * nb, 2 * nb, nb, out);
+          const float b = bias ? bias[n] : 0.0f;
+          for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = out[r] + b;
         }
       }
-    });
+      for (; m < M; ++m) {
+        const int8_t* q = aq.data() + m * K;
+        const float* d = ad.data() + m * 2 * nb;
+        for (int64_t n = t0; n < t1; ++n) y[m * N + n] = dot(W.row(n), q, d, nb) + (bias ? bias[n] : 0.0f);
+      }
+    }
+  };
+  if (pool)
+    pool->parallel_for(N, rows);
+  else
+    rows(0, N);
+}
+
+}  // namespace
+
+void matmul_quant_reference(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y) {
+  if (W.type != DType::Q8_0 && W.type != DType::Q4_0)
+    fail(ErrorCode::kInvalidArgument, std::string("matmul_quant_reference: weight type ") + dtype_name(W.type) + " is not block-quantized");
+  const QDotTable t = qdot_table_scalar();
+  matmul_quant_with(t, x, M, W, bias, y, nullptr);
+}
+
+void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool) {
+  if (W.type == DType::Q8_0 || W.type == DType::Q4_0) {
+    matmul_quant_with(qdot_table_best(), x, M, W, bias, y, &pool);
     return;
   }
+  DotFn dot = dot_table_best().for_type(W.type);
+  Dot4Fn dot4 = dot_table_best().x4_for_type(W.type);
+  if (!dot) fail(ErrorCode::kUnsupported, std::string("matmul: weight type ") + dtype_name(W.type) + " not supported");
   const int64_t N = W.rows, K = W.cols;
-  // Activations are walked in blocks of rows that stay in L2 while every weight row
-  // of this thread's share passes over them.
+  // Activations are walked in blocks of rows that stay in L2 while every weight row of this
+  // thread's share passes over them; inside a block, 4 rows share each weight load.
   const int64_t mb = std::max<int64_t>(1, std::min<int64_t>(M, (256 * 1024) / std::max<int64_t>(1, K * 4)));
   pool.parallel_for(N, [&](int64_t n0, int64_t n1) {
     for (int64_t m0 = 0; m0 < M; m0 += mb) {
@@ -50,7 +124,14 @@ void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias,
       for (int64_t n = n0; n < n1; ++n) {
         const uint8_t* w = W.row(n);
         const float b = bias ? bias[n] : 0.0f;
-        for (int64_t m = m0; m < m1; ++m) y[m * N + n] = dot(x + m * K, w, K) + b;
+        int64_t m = m0;
+        if (dot4)
+          for (; m + 4 <= m1; m += 4) {
+            float out[4];
+            dot4(x + m * K, K, w, K, out);
+            for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = out[r] + b;
+          }
+        for (; m < m1; ++m) y[m * N + n] = dot(x + m * K, w, K) + b;
       }
     }
   });

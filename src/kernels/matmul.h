@@ -11,8 +11,15 @@ namespace edgevl {
 // x rows are contiguous with stride K; y rows with stride N. bias may be null.
 void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool);
 
-// The scalar reference, used by tests to check every SIMD variant.
+// The scalar reference, used by tests to check every SIMD variant: f32 activations times
+// the dequantized weights, accumulated in double.
 void matmul_reference(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y);
+
+// Q8_0 / Q4_0 weights are multiplied as llama.cpp does: each activation row is quantized
+// once to int8 blocks (qdot.h) and dotted in integers. This is the scalar reference of
+// exactly that algorithm (same activation quantization), which the SIMD paths must match
+// to float rounding; it differs from matmul_reference by the activation quantization error.
+void matmul_quant_reference(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y);
 
 // Dot product of one f32 vector with row r of W (n = W.cols), reference and dispatched.
 float dot_row_reference(const float* x, const WeightMatrix& W, int64_t r);

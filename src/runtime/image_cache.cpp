@@ -20,29 +20,23 @@ size_t ImageCache::size() const {
   return lru_.size();
 }
 
-ImageCache::Ptr ImageCache::get_or_compute(const std::string& key, const std::function<ImageEmbedding()>& compute, bool* hit) {
-  std::promise<Ptr> promise;
-  {
-    std::unique_lock<std::mutex> lk(mu_);
-    for (auto it = lru_.begin(); it != lru_.end(); ++it) {
-      if (it->key == key) {
-        lru_.splice(lru_.begin(), lru_, it);
-        auto fut = lru_.front().value;
-        lk.unlock();
-        if (hit) *hit = true;
-        return fut.get();  // waits if another thread is still encoding it; rethrows its error
-      }
-    }
-    lru_.push_front({key, promise.get_future().share()});
-    while (lru_.size() > capacity_) lru_.pop_back();
-  }
-  if (hit) *hit = false;
+ImageCache::Claim ImageCache::claim(const std::string& key) {
+  std::lock_guard<std::mutex> lk(mu_);
+  for (const auto& e : lru_)
+    if (e.key == key) return nullptr;
+  auto p = std::make_shared<std::promise<Ptr>>();
+  lru_.push_front({key, p->get_future().share()});
+  while (lru_.size() > capacity_) lru_.pop_back();
+  return p;
+}
+
+ImageCache::Ptr ImageCache::fulfil(const std::string& key, const Claim& c, const std::function<ImageEmbedding()>& compute) {
   try {
     Ptr p = std::make_shared<const ImageEmbedding>(compute());
-    promise.set_value(p);
+    c->set_value(p);
     return p;
   } catch (...) {
-    promise.set_exception(std::current_exception());
+    c->set_exception(std::current_exception());
     std::lock_guard<std::mutex> lk(mu_);  // a failed encode is not cached
     for (auto it = lru_.begin(); it != lru_.end(); ++it)
       if (it->key == key) {
@@ -50,6 +44,29 @@ ImageCache::Ptr ImageCache::get_or_compute(const std::string& key, const std::fu
         break;
       }
     throw;
+  }
+}
+
+ImageCache::Ptr ImageCache::get_or_compute(const std::string& key, const std::function<ImageEmbedding()>& compute, bool* hit) {
+  for (;;) {
+    Claim c = claim(key);
+    if (c) {
+      if (hit) *hit = false;
+      return fulfil(key, c, compute);
+    }
+    std::shared_future<Ptr> fut;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      for (auto it = lru_.begin(); it != lru_.end(); ++it)
+        if (it->key == key) {
+          lru_.splice(lru_.begin(), lru_, it);
+          fut = lru_.front().value;
+          break;
+        }
+    }
+    if (!fut.valid()) continue;  // evicted between the two looks: try again
+    if (hit) *hit = true;
+    return fut.get();  // waits if another thread is still encoding it; rethrows its error
   }
 }
 

@@ -23,6 +23,13 @@ class ImageCache {
   // threads ask) and caches its result. *hit tells whether it was already there.
   Ptr get_or_compute(const std::string& key, const std::function<ImageEmbedding()>& compute, bool* hit = nullptr);
   bool contains(const std::string& key) const;
+
+  // Two-step form for background work: claim() registers the key at once (so later
+  // lookups wait for it) and returns the promise to fulfil, or null if the key is
+  // already there; fulfil() computes and publishes the value (or the error).
+  using Claim = std::shared_ptr<std::promise<Ptr>>;
+  Claim claim(const std::string& key);
+  Ptr fulfil(const std::string& key, const Claim& c, const std::function<ImageEmbedding()>& compute);
   size_t size() const;
 
  private:

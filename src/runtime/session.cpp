@@ -125,18 +125,19 @@ std::shared_ptr<const ImageEmbedding> Session::image_embedding(const ImageU8& im
 void Session::prepare_image(std::shared_ptr<const ImageU8> img) {
   if (!img) return;
   const std::string key = cache_key(*img);
-  if (image_cache_.contains(key)) return;
+  ImageCache::Claim claim = image_cache_.claim(key);  // from now on a chat() waits for this encode
+  if (!claim) return;
   // Its own threads: the session's pool may be busy with a chat() at the same time.
   const int threads = pool_.size();
-  background_.emplace_back([this, img, key, threads] {
+  background_.emplace_back([this, img, key, claim, threads] {
     try {
       ThreadPool pool(threads);
-      image_cache_.get_or_compute(key, [&] {
+      image_cache_.fulfil(key, claim, [&] {
         ++images_encoded_total_;
         return model_->encode_image(*img, effective_preprocess(), pool);
       });
     } catch (...) {
-      // The error surfaces again when a message uses the image.
+      // The error reaches the chat() that uses the image.
     }
   });
 }
@@ -515,7 +516,8 @@ TurnResult Session::chat(const Message& msg, const GenerationParams& gen, const 
         append_generated(tok);
         r.tokens.push_back(tok);
         ++r.stats.decode_tokens;
-        std::string piece = utf8.push(model_->tokenizer().token_to_bytes(tok));
+        // Padding rows past the tokenizer's vocabulary have no text.
+        std::string piece = utf8.push(tok < model_->tokenizer().vocab_size() ? model_->tokenizer().token_to_bytes(tok) : std::string());
         r.text += piece;
         if (cb && !cb(tok, piece)) {
           r.finish = FinishReason::Aborted;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Cross-compiles edgevl for aarch64 (cmake/aarch64-linux-gnu.cmake) and runs the kernel and
+# format tests under qemu-user. Installs the cross toolchain and arm64 -dev packages
+# (Debian 12 multiarch) when missing. Extra args go to the test binary.
+#   QEMU_CPU=cortex-a53 scripts/test_arm64.sh   # a core without dotprod (plain NEON paths)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+need=()
+command -v aarch64-linux-gnu-g++ >/dev/null || need+=(g++-aarch64-linux-gnu)
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+for p in libgtest-dev:arm64 libpcre2-dev:arm64 libutf8proc-dev:arm64 nlohmann-json3-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test_arm64: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO dpkg --add-architecture arm64
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# Linked statically: qemu-user 7.2 (Debian 12) hangs creating threads in dynamically linked
+# arm64 programs (glibc 2.36), which every ThreadPool test does.
+cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+  -DCMAKE_EXE_LINKER_FLAGS=-static -DCMAKE_USER_MAKE_RULES_OVERRIDE="$PWD/cmake/static-libs.cmake" >/dev/null
+cmake --build build-arm64 -j"${JOBS:-$(nproc)}" --target edgevl_tests
+export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
+filter="${GTEST_FILTER:-Matmul*:Dot*:Quant*:Attention*:Gguf*:AllTypes*:Rope*}"
+qemu-aarch64-static build-arm64/bin/edgevl_tests --gtest_filter="$filter" "$@"

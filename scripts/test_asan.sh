@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds with AddressSanitizer + UBSan and runs the C API test and the hostile-input
+# unit tests under it (CI runs this after scripts/test.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEVL_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$(nproc)" --target c_api_test edgevl_tests
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export EDGEVL_FIXTURES="${EDGEVL_FIXTURES:-$(pwd)/../shared/fixtures}"
+./build-asan/bin/c_api_test
+./build-asan/bin/edgevl_tests --gtest_brief=1 \
+  --gtest_filter='Safetensors*:ModelConfig*:Npy*:MappedFile*:Tokenizer*:*Utf8*:Image*:Decode*:Preprocess*:SmartResize*:Session.*:Gguf*:Sampler*:Cli.Bad*'

@@ -1,0 +1,25 @@
+// Hugging Face Qwen2-VL / Qwen2.5-VL checkpoint -> llama.cpp-style GGUF pair: a text model
+// (general.architecture = qwen2vl, with the tokenizer) and an mmproj vision file (clip), named
+// and laid out as llama.cpp's convert_hf_to_gguf.py does (see gguf_names.h), so the files run
+// in llama.cpp and in edgevl (GgufModelSource).
+#pragma once
+#include <string>
+
+#include "core/dtype.h"
+
+namespace edgevl {
+
+struct GgufConvertOptions {
+  DType text_type = DType::Q8_0;    // 2-D text weights: f32, f16, bf16, q8_0 or q4_0
+  DType vision_type = DType::F16;   // 2-D vision weights (the patch kernel stays float)
+  bool keep_source_types = false;   // store every tensor in its checkpoint type (bit-exact; for tests)
+  std::string name;                 // general.name (default: the directory's name)
+};
+
+// Writes text_out and (unless empty) mmproj_out; each appears only when complete.
+// Tensor types follow llama.cpp's habits: 1-D tensors (norms, biases) stay f32; matrices
+// whose rows are not a multiple of 32 fall back to f16 when a block type was asked for.
+void convert_hf_to_gguf(const std::string& hf_dir, const std::string& text_out, const std::string& mmproj_out,
+                        const GgufConvertOptions& opt = {});
+
+}  // namespace edgevl

@@ -1,0 +1,48 @@
+// Integer dot products for block-quantized weights (Q8_0, Q4_0), llama.cpp style:
+// the f32 activation row is quantized once per matmul to int8 blocks of 32 with an f32
+// scale each (round to nearest even of x/d, d = amax/127), then every weight row is dotted
+// with it in integer arithmetic, one multiply by d_w·d_x per block.
+//
+// Variants: scalar (the reference), AVX2 (maddubs), NEON (vdotq_s32 with dotprod, plain
+// widening multiplies without). matmul.cpp picks one table from the CPU features.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace edgevl {
+
+// x[k] (k a multiple of 32, nb = k/32 blocks) -> q[k] int8 and d[2*nb] floats: d[b] is block
+// b's scale and d[nb + b] = d[b] * sum(q of block b), which lets the Q4_0 kernels multiply
+// the unsigned nibbles directly and subtract 8·sum once per block. Every variant produces
+// exactly the same bytes as quantize_act_reference.
+using QuantizeActFn = void (*)(const float* x, int8_t* q, float* d, int64_t k);
+// Dot of one weight row (nb blocks of Q8_0 or Q4_0) with one quantized activation row.
+using QDotFn = float (*)(const uint8_t* w, const int8_t* q, const float* d, int64_t nb);
+// The same weight row against 4 activation rows (q rows q_stride bytes apart, d rows
+// d_stride floats apart, d_stride >= 2*nb): one load of each weight block serves four rows (prefill).
+using QDot4Fn = void (*)(const uint8_t* w, const int8_t* q, int64_t q_stride, const float* d, int64_t d_stride, int64_t nb,
+                         float* out4);
+
+struct QDotTable {
+  QuantizeActFn quantize = nullptr;
+  QDotFn q8_0 = nullptr, q4_0 = nullptr;
+  QDot4Fn q8_0_x4 = nullptr, q4_0_x4 = nullptr;
+  const char* name = "";
+};
+
+void quantize_act_reference(const float* x, int8_t* q, float* d, int64_t k);
+
+QDotTable qdot_table_scalar();
+#if defined(__x86_64__)
+QDotTable qdot_table_avx2();  // needs avx2+fma+f16c
+#endif
+#if defined(__aarch64__)
+QDotTable qdot_table_neon();          // any AArch64 (NEON is baseline)
+QDotTable qdot_table_neon_dotprod();  // needs the dotprod extension (ARMv8.2+, e.g. Cortex-A55/A76)
+#endif
+
+const QDotTable& qdot_table_best();
+// Every table the running CPU can execute, scalar first (for tests and benchmarks).
+std::vector<QDotTable> qdot_tables_available();
+
+}  // namespace edgevl

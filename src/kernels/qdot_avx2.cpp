@@ -1,0 +1,167 @@
+// AVX2 integer dots for Q8_0 / Q4_0 weights against int8-quantized activations.
+// Compiled with -mavx2 -mfma -mf16c; only called after cpu_features() confirmed support.
+//
+// Per 32-element block: _mm256_maddubs_epi16 multiplies unsigned by signed bytes, so the
+// weight's sign is moved onto the activation (|w| · sign(a, w)); |w| ≤ 128 and |a| ≤ 127
+// keep each pair sum ≤ 32512, inside int16. _mm256_madd_epi16 widens to 8 int32 lanes,
+// which are converted and accumulated in f32 with the block's scale d_w·d_x.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/qdot.h"
+#include "kernels/quant.h"
+
+namespace edgevl {
+
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+  return _mm_cvtss_f32(lo);
+}
+
+inline float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// 8 int32 partial sums of w[i]·a[i] over 32 signed bytes.
+inline __m256i mul_sum_i8(__m256i w, __m256i a) {
+  const __m256i ax = _mm256_sign_epi8(w, w);
+  const __m256i sy = _mm256_sign_epi8(a, w);
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// Q4_0 block nibbles -> 32 unsigned bytes 0..15 in element order: low nibbles are elements
+// 0..15, high nibbles 16..31. The -8 offset is applied once per block through the
+// activation block sum (d[nb + b] = d_x·Σq), so maddubs takes the nibbles as they are.
+inline __m256i load_q4(const uint8_t* qs) {
+  // Broadcast the 16 bytes to both lanes, shift the upper lane's nibbles down by 4, mask:
+  // 3 instructions for 32 nibbles (the loads are folded into vbroadcasti128).
+  const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  const __m256i sh = _mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+  return _mm256_and_si256(sh, _mm256_set1_epi8(0x0f));
+}
+
+struct Q8W {
+  static constexpr size_t kBytes = sizeof(BlockQ8_0);
+  static constexpr bool kOffset = false;
+  static __m256i load(const uint8_t* blk) { return load32(blk + 2); }
+  static __m256i mul(__m256i w, __m256i a) { return mul_sum_i8(w, a); }
+};
+struct Q4W {
+  static constexpr size_t kBytes = sizeof(BlockQ4_0);
+  static constexpr bool kOffset = true;  // weight = nibble - 8
+  static __m256i load(const uint8_t* blk) { return load_q4(blk + 2); }
+  static __m256i mul(__m256i w, __m256i a) { return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1)); }
+};
+
+template <typename W>
+float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float corr = 0;  // Σ d_w·d_x·Σq (Q4_0 offset)
+  const float* sums = d + nb;
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    const uint8_t* w0 = w + b * W::kBytes;
+    const uint8_t* w1 = w0 + W::kBytes;
+    const __m256i p0 = W::mul(W::load(w0), load32(q + b * kQK));
+    const __m256i p1 = W::mul(W::load(w1), load32(q + (b + 1) * kQK));
+    const float dw0 = f16_at(w0), dw1 = f16_at(w1);
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw0 * d[b]), _mm256_cvtepi32_ps(p0), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(dw1 * d[b + 1]), _mm256_cvtepi32_ps(p1), acc1);
+    if (W::kOffset) corr += dw0 * sums[b] + dw1 * sums[b + 1];
+  }
+  if (b < nb) {
+    const uint8_t* w0 = w + b * W::kBytes;
+    const __m256i p0 = W::mul(W::load(w0), load32(q + b * kQK));
+    const float dw0 = f16_at(w0);
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw0 * d[b]), _mm256_cvtepi32_ps(p0), acc0);
+    if (W::kOffset) corr += dw0 * sums[b];
+  }
+  return hsum(_mm256_add_ps(acc0, acc1)) - 8.0f * corr;
+}
+
+template <typename W>
+void dot_row_x4(const uint8_t* w, const int8_t* q, int64_t qs, const float* d, int64_t ds, int64_t nb, float* out) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  __m128 corr = _mm_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* wb = w + b * W::kBytes;
+    const __m256i wv = W::load(wb);
+    const float dw = f16_at(wb);
+    const int8_t* qb = q + b * kQK;
+    const float* db = d + b;
+    a0 = _mm256_fmadd_ps(_mm256_set1_ps(dw * db[0]), _mm256_cvtepi32_ps(W::mul(wv, load32(qb))), a0);
+    a1 = _mm256_fmadd_ps(_mm256_set1_ps(dw * db[ds]), _mm256_cvtepi32_ps(W::mul(wv, load32(qb + qs))), a1);
+    a2 = _mm256_fmadd_ps(_mm256_set1_ps(dw * db[2 * ds]), _mm256_cvtepi32_ps(W::mul(wv, load32(qb + 2 * qs))), a2);
+    a3 = _mm256_fmadd_ps(_mm256_set1_ps(dw * db[3 * ds]), _mm256_cvtepi32_ps(W::mul(wv, load32(qb + 3 * qs))), a3);
+    if (W::kOffset) {
+      const float* sb = db + nb;
+      corr = _mm_fmadd_ps(_mm_set1_ps(dw), _mm_setr_ps(sb[0], sb[ds], sb[2 * ds], sb[3 * ds]), corr);
+    }
+  }
+  alignas(16) float c[4];
+  _mm_store_ps(c, corr);
+  out[0] = hsum(a0) - 8.0f * c[0];
+  out[1] = hsum(a1) - 8.0f * c[1];
+  out[2] = hsum(a2) - 8.0f * c[2];
+  out[3] = hsum(a3) - 8.0f * c[3];
+}
+
+// Same bytes as quantize_act_reference: identical IEEE operations, round to nearest even.
+void quantize_act(const float* x, int8_t* q, float* d, int64_t k) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const int64_t nb = k / kQK;
+  for (int64_t b = 0; b < nb; ++b) {
+    const float* v = x + b * kQK;
+    __m256 x0 = _mm256_loadu_ps(v), x1 = _mm256_loadu_ps(v + 8), x2 = _mm256_loadu_ps(v + 16), x3 = _mm256_loadu_ps(v + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, x0), _mm256_andnot_ps(sign, x1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, x2), _mm256_andnot_ps(sign, x3)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    const float amax = _mm_cvtss_f32(m4);
+    d[b] = amax / 127.0f;
+    const __m256 id = _mm256_set1_ps(amax != 0 ? 127.0f / amax : 0.0f);
+    constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    const __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x0, id), kRound));
+    const __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x1, id), kRound));
+    const __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x2, id), kRound));
+    const __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(x3, id), kRound));
+    // Pack 32 int32 -> 32 int8; packs interleave 128-bit lanes, the permute restores order.
+    const __m256i s01 = _mm256_packs_epi32(i0, i1), s23 = _mm256_packs_epi32(i2, i3);
+    const __m256i b8 = _mm256_packs_epi16(s01, s23);
+    const __m256i ordered = _mm256_permutevar8x32_epi32(b8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * kQK), ordered);
+    // Σq: maddubs against ones (unsigned 1 × signed q), then pairs to int32.
+    const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), ordered);
+    const __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+    d[nb + b] = d[b] * static_cast<float>(_mm_cvtsi128_si32(t));
+  }
+}
+
+}  // namespace
+
+QDotTable qdot_table_avx2() {
+  QDotTable t;
+  t.quantize = quantize_act;
+  t.q8_0 = dot_row<Q8W>;
+  t.q4_0 = dot_row<Q4W>;
+  t.q8_0_x4 = dot_row_x4<Q8W>;
+  t.q4_0_x4 = dot_row_x4<Q4W>;
+  t.name = "avx2";
+  return t;
+}
+
+}  // namespace edgevl
