@@ -17,6 +17,7 @@ const std::vector<Command>& commands();
 
 int cmd_chat(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 
 }  // namespace edgevl_cli
