@@ -319,6 +319,7 @@ int run_server(const ServerOptions& opt) {
 
   edgevl_model_params mp = edgevl_model_default_params();
   mp.path = opt.model_path.c_str();
+  mp.mmproj_path = opt.mmproj_path.empty() ? nullptr : opt.mmproj_path.c_str();
   mp.n_threads = opt.threads;
   edgevl_model* model = nullptr;
   if (edgevl_model_load(&mp, &model) != EDGEVL_OK) {

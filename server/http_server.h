@@ -8,7 +8,8 @@
 namespace edgevl_server {
 
 struct ServerOptions {
-  std::string model_path;
+  std::string model_path;           // a Hugging Face directory or a text-model .gguf
+  std::string mmproj_path;          // with a .gguf: the vision (mmproj) .gguf
   std::string model_name;          // id in /v1/models; "" = the model directory's name
   std::string host = "127.0.0.1";
   int port = 8080;                 // 0 = any free port (printed on stdout)

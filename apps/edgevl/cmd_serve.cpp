@@ -10,7 +10,8 @@ namespace edgevl_cli {
 int cmd_serve(int argc, char** argv) {
   CLI::App app{"OpenAI-compatible HTTP server with images, streaming, multi-turn KV reuse and a web chat page", "edgevl serve"};
   edgevl_server::ServerOptions o;
-  app.add_option("-m,--model", o.model_path, "Hugging Face model directory")->required();
+  app.add_option("-m,--model", o.model_path, "Hugging Face model directory, or a text-model .gguf")->required();
+  app.add_option("--mmproj", o.mmproj_path, "with a .gguf model: the vision (mmproj) .gguf");
   app.add_option("--host", o.host, "address to bind (default 127.0.0.1: this machine only)");
   app.add_option("--port", o.port, "port (0 = any free port, printed on stdout)")->check(CLI::Range(0, 65535));
   app.add_option("--parallel", o.parallel, "generations run at once (each on --threads threads)")->check(CLI::Range(1, 64));
