@@ -1,8 +1,19 @@
 // `edgevl serve`: the OpenAI-compatible HTTP server (server/). This file only parses
 // flags; the server itself uses nothing but the public C API (edgevl.h).
+#include "commands.h"
+
+#ifndef EDGEVL_WITH_SERVER
+#include <cstdio>
+
+namespace edgevl_cli {
+int cmd_serve(int, char**) {
+  std::fprintf(stderr, "edgevl serve: this build has no HTTP server (cpp-httplib was not found when it was configured)\n");
+  return 2;
+}
+}  // namespace edgevl_cli
+#else
 #include <CLI/CLI.hpp>
 
-#include "commands.h"
 #include "http_server.h"
 
 namespace edgevl_cli {
@@ -37,3 +48,4 @@ int cmd_serve(int argc, char** argv) {
 }
 
 }  // namespace edgevl_cli
+#endif  // EDGEVL_WITH_SERVER
