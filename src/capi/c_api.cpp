@@ -90,7 +90,8 @@ RunSpec make_run(edgevl_session* s, const edgevl_message* message, const edgevl_
     check_struct(params, "run params");
     rp = *params;
   }
-  if (rp.mode < EDGEVL_MODE_GENERATE || rp.mode > EDGEVL_MODE_HIDDEN_STATE) invalid("run params: unknown mode");
+  const int mode = enum_value(rp.mode);
+  if (mode < EDGEVL_MODE_GENERATE || mode > EDGEVL_MODE_HIDDEN_STATE) invalid("run params: unknown mode");
   if (rp.max_new_tokens < -1 || rp.max_new_tokens > (1 << 20)) invalid("run params: max_new_tokens out of range");
   RunSpec r;
   r.mode = rp.mode;
@@ -272,7 +273,8 @@ edgevl_status edgevl_session_create(const edgevl_model* model, const edgevl_sess
     *out_session = nullptr;
     if (!model || !model->model) invalid("model is NULL");
     check_struct(params, "session params");
-    if (params->overflow != EDGEVL_OVERFLOW_ERROR && params->overflow != EDGEVL_OVERFLOW_DROP_OLDEST) invalid("session params: unknown overflow policy");
+    const int overflow = enum_value(params->overflow);
+    if (overflow != EDGEVL_OVERFLOW_ERROR && overflow != EDGEVL_OVERFLOW_DROP_OLDEST) invalid("session params: unknown overflow policy");
     if (params->n_keep < -1 || params->n_keep > params->max_context) invalid("session params: n_keep out of range");
     if (params->image_min_pixels < 0 || params->image_max_pixels < 0 || params->image_max_input_pixels < 0)
       invalid("session params: pixel limits must be >= 0");

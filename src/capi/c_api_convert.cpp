@@ -11,7 +11,7 @@ using namespace edgevl;
 void invalid(const std::string& msg) { fail(ErrorCode::kInvalidArgument, msg); }
 
 std::shared_ptr<const ImageU8> convert_image(const edgevl_part& p, const ImageLimits& limits) {
-  switch (p.type) {
+  switch (enum_value(p.type)) {
     case EDGEVL_PART_IMAGE_FILE:
       if (!p.path) invalid("image part: path is NULL");
       return std::make_shared<ImageU8>(decode_image_file(p.path, limits));
@@ -28,7 +28,8 @@ std::shared_ptr<const ImageU8> convert_image(const edgevl_part& p, const ImageLi
   }
 }
 
-static bool is_image(edgevl_part_type t) {
+static bool is_image(const edgevl_part_type& type) {
+  const int t = enum_value(type);
   return t == EDGEVL_PART_IMAGE_FILE || t == EDGEVL_PART_IMAGE_BYTES || t == EDGEVL_PART_IMAGE_RGB;
 }
 
@@ -37,15 +38,16 @@ Message convert_message(const edgevl_message* msg, const ImageLimits& limits, in
   if (msg->n_parts > 0 && !msg->parts) invalid("message: parts is NULL but n_parts > 0");
   if (msg->n_parts > 4096) invalid("message: too many parts");
   static const char* roles[] = {"system", "user", "assistant", "tool"};
-  if (int(msg->role) < 0 || int(msg->role) > 3) invalid("message: unknown role " + std::to_string(int(msg->role)));
+  const int role = enum_value(msg->role);
+  if (role < 0 || role > 3) invalid("message: unknown role " + std::to_string(role));
   Message m;
-  m.role = roles[msg->role];
+  m.role = roles[role];
   // Images named by "<image>" tags are the first ones in part order; the rest stand where they are.
   size_t tags = 0;
   std::vector<std::shared_ptr<const ImageU8>> images;
   for (size_t i = 0; i < msg->n_parts; ++i) {
     const edgevl_part& p = msg->parts[i];
-    if (p.type == EDGEVL_PART_TAGGED_TEXT && p.text)
+    if (enum_value(p.type) == EDGEVL_PART_TAGGED_TEXT && p.text)
       for (const char* s = std::strstr(p.text, "<image>"); s; s = std::strstr(s + 7, "<image>")) ++tags;
     if (is_image(p.type)) images.push_back(convert_image(p, limits));
   }
@@ -55,7 +57,7 @@ Message convert_message(const edgevl_message* msg, const ImageLimits& limits, in
   for (size_t i = 0; i < msg->n_parts; ++i) {
     const edgevl_part& p = msg->parts[i];
     ContentPart c;
-    switch (p.type) {
+    switch (enum_value(p.type)) {
       case EDGEVL_PART_TEXT:
         if (!p.text) invalid("text part " + std::to_string(i) + ": text is NULL");
         c.text = p.text;
@@ -96,7 +98,7 @@ Message convert_message(const edgevl_message* msg, const ImageLimits& limits, in
         m.parts.push_back(std::move(c));
         break;
       default:
-        invalid("part " + std::to_string(i) + ": unknown type " + std::to_string(int(p.type)));
+        invalid("part " + std::to_string(i) + ": unknown type " + std::to_string(enum_value(p.type)));
     }
   }
   return m;

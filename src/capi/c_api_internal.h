@@ -2,6 +2,7 @@
 // conversion between C structs and the C++ runtime.
 #pragma once
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +52,16 @@ edgevl_status guarded(F fn) {
 }
 
 [[noreturn]] void invalid(const std::string& msg);
+
+// The integer a caller stored in a C enum field. Loading an out-of-range value as the
+// C++ enum type is undefined behaviour, so hostile values are read as bytes.
+template <typename E>
+int enum_value(const E& e) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are int-sized here");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
 // Decodes images and copies every buffer: the result owns its data.
 edgevl::Message convert_message(const edgevl_message* msg, const edgevl::ImageLimits& limits, int hidden_size);
 std::shared_ptr<const edgevl::ImageU8> convert_image(const edgevl_part& p, const edgevl::ImageLimits& limits);

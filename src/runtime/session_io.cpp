@@ -136,7 +136,6 @@ void Session::load(const std::string& path) {
   uint64_t stored;
   std::memcpy(&stored, f.data() + f.size() - 8, 8);
   if (stored != fnv1a(f.data(), f.size() - 8)) fail_format(path + ": session file is corrupt (checksum mismatch)");
-  r.raw(nullptr, 0, "magic");
   char magic[8];
   r.raw(magic, 8, "magic");
   const uint32_t version = r.get<uint32_t>("version");
