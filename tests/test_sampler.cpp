@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
+#include <random>
 #include <set>
 
 #include "core/error.h"
@@ -84,4 +87,38 @@ TEST(Sampler, RejectsBadParams) {
   p = {};
   p.temperature = -1;
   EXPECT_THROW(Sampler{p}, Error);
+}
+
+TEST(Sampler, TopPOnLargeVocabularyStaysInsideTheExactNucleus) {
+  const int n = 20000;
+  std::mt19937 g(3);
+  std::normal_distribution<float> d(0.0f, 3.0f);
+  std::vector<float> base(n);
+  for (auto& x : base) x = d(g);
+  // The exact nucleus for top_p = 0.5 at temperature 1.
+  std::vector<int> order(n);
+  for (int i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return base[a] > base[b]; });
+  double z = 0;
+  for (float x : base) z += std::exp(double(x) - base[order[0]]);
+  std::set<int32_t> nucleus;
+  double acc = 0;
+  for (int i : order) {
+    nucleus.insert(i);
+    acc += std::exp(double(base[i]) - base[order[0]]) / z;
+    if (acc >= 0.5) break;
+  }
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.top_p = 0.5f;
+  p.seed = 11;
+  Sampler s(p);
+  std::set<int32_t> seen;
+  for (int i = 0; i < 500; ++i) {
+    auto l = base;
+    int32_t t = s.sample(l.data(), n, {});
+    ASSERT_TRUE(nucleus.count(t)) << "token " << t << " is outside the nucleus";
+    seen.insert(t);
+  }
+  EXPECT_GT(seen.size(), 1u);
 }

@@ -419,7 +419,11 @@ edgevl_status edgevl_wait(edgevl_session* session) {
 int edgevl_is_running(const edgevl_session* session) { return session && session->running.load() ? 1 : 0; }
 
 edgevl_status edgevl_abort(edgevl_session* session) {
-  return guarded([&] { checked(session)->session->abort(); });
+  return guarded([&] {
+    // Only a running session is stopped: an abort with nothing running must not
+    // cancel the next run.
+    if (checked(session)->running.load()) session->session->abort();
+  });
 }
 
 edgevl_status edgevl_prepare_image(edgevl_session* session, const edgevl_part* image_part) {

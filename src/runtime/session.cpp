@@ -435,7 +435,12 @@ TurnResult Session::chat(const Message& msg, const TokenCallback& cb) { return c
 
 TurnResult Session::chat(const Message& msg, const GenerationParams& gen, const TokenCallback& cb, const TurnOptions& opt) {
   const double t_start = now_ms();
-  abort_.store(false);
+  // An abort that arrives before this point (e.g. right after an async start) counts;
+  // the flag is cleared when the turn ends, so it never leaks into the next turn.
+  struct ClearAbort {
+    std::atomic<bool>& f;
+    ~ClearAbort() { f.store(false); }
+  } clear_abort{abort_};
   if (gen.max_new_tokens < 0) fail(ErrorCode::kInvalidArgument, "max_new_tokens must be >= 0");
   sampler_.reset(gen.sampling);
   TurnResult r;
