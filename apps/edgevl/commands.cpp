@@ -8,6 +8,8 @@ const std::vector<Command>& commands() {
       {"chat", "multi-turn chat about an image (streaming)", cmd_chat},
       {"demo", "RKLLM-demo compatible: demo IMAGE VISION_MODEL LLM_MODEL MAX_NEW_TOKENS MAX_CONTEXT_LEN [THREADS]", cmd_demo},
       {"tokenize", "text -> token ids (and back)", cmd_tokenize},
+      {"bench", "measure image encode, prefill, decode, time to first token, memory (like llama-bench)", cmd_bench},
+      {"make-model", "write a random-weight GGUF pair with the exact shapes of a real model (for benchmarks)", cmd_make_model},
   };
   return list;
 }
