@@ -1,6 +1,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,29 @@ const QDotTable& qdot_table_best() {
 
 namespace {
 
+// Splits rows [0, n) into chunks handed out on demand: a thread that is slow (a LITTLE
+// core on big.LITTLE boards, or one the OS preempted) takes fewer chunks instead of
+// holding everyone up, as a static equal split would. Chunks stay contiguous, so each
+// thread still streams its weight rows sequentially.
+template <typename F>
+void for_row_chunks(ThreadPool* pool, int64_t n, int64_t align, F&& fn) {
+  const int nt = pool ? pool->size() : 1;
+  if (nt == 1 || n <= align) {
+    fn(0, n);
+    return;
+  }
+  int64_t chunk = (n + nt * 8 - 1) / (nt * 8);       // ~8 chunks per thread
+  chunk = std::max(align, (chunk + align - 1) / align * align);
+  std::atomic<int64_t> next{0};
+  pool->run([&](int, int) {
+    for (;;) {
+      const int64_t b = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (b >= n) break;
+      fn(b, std::min(n, b + chunk));
+    }
+  });
+}
+
 // Weight rows per tile when M > 1: a tile (≤ ~32 KiB of Q8_0 at K = 1536) stays in L1/L2
 // while every group of 4 activation rows passes over it.
 constexpr int64_t kTileRows = 16;
@@ -91,10 +115,7 @@ void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const Weig
       }
     }
   };
-  if (pool)
-    pool->parallel_for(N, rows);
-  else
-    rows(0, N);
+  for_row_chunks(pool, N, kTileRows, rows);
 }
 
 }  // namespace
@@ -118,7 +139,7 @@ void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias,
   // Activations are walked in blocks of rows that stay in L2 while every weight row of this
   // thread's share passes over them; inside a block, 4 rows share each weight load.
   const int64_t mb = std::max<int64_t>(1, std::min<int64_t>(M, (256 * 1024) / std::max<int64_t>(1, K * 4)));
-  pool.parallel_for(N, [&](int64_t n0, int64_t n1) {
+  for_row_chunks(&pool, N, 16, [&](int64_t n0, int64_t n1) {
     for (int64_t m0 = 0; m0 < M; m0 += mb) {
       const int64_t m1 = std::min(M, m0 + mb);
       for (int64_t n = n0; n < n1; ++n) {

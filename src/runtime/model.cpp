@@ -4,7 +4,9 @@
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "formats/gguf_names.h"
 #include "formats/safetensors.h"
+#include "tokenizer/tokenizer_gguf.h"
 
 namespace edgevl {
 
@@ -13,25 +15,48 @@ static bool exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
+static bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 std::shared_ptr<Model> Model::load(const ModelLoadParams& p) {
   const double t0 = now_ms();
   std::shared_ptr<Model> m(new Model());
   m->path_ = p.path;
   struct stat st {};
-  if (::stat(p.path.c_str(), &st) != 0) fail(ErrorCode::kIo, p.path + ": no such model directory");
-  if (!S_ISDIR(st.st_mode)) fail(ErrorCode::kInvalidArgument, p.path + ": expected a Hugging Face model directory (config.json, *.safetensors, tokenizer.json)");
-  m->cfg_ = ModelConfig::load(p.path);
-  m->weights_ = std::make_unique<SafetensorsModel>(p.path);
-  m->tok_ = Tokenizer::load(p.path);
+  if (::stat(p.path.c_str(), &st) != 0) fail(ErrorCode::kIo, p.path + ": no such model directory or file");
+  if (S_ISREG(st.st_mode) && ends_with(p.path, ".gguf")) {
+    // llama.cpp layout: text model + mmproj vision file; tensors served under HF names.
+    if (p.mmproj_path.empty())
+      fail(ErrorCode::kInvalidArgument, p.path + ": a .gguf text model needs its vision file too (--mmproj FILE.gguf)");
+    auto src = std::make_unique<GgufModelSource>(p.path, p.mmproj_path);
+    m->cfg_ = src->config();
+    m->tok_ = tokenizer_from_gguf(src->text_file());
+    const auto mean = src->image_mean(), sd = src->image_std();
+    for (int c = 0; c < 3; ++c) {
+      m->pre_.mean[c] = mean[c];
+      m->pre_.std[c] = sd[c];
+    }
+    m->weights_ = std::move(src);
+  } else if (S_ISDIR(st.st_mode)) {
+    if (!p.mmproj_path.empty()) fail(ErrorCode::kInvalidArgument, p.mmproj_path + ": --mmproj goes with a .gguf model, not a directory");
+    m->cfg_ = ModelConfig::load(p.path);
+    m->weights_ = std::make_unique<SafetensorsModel>(p.path);
+    m->tok_ = Tokenizer::load(p.path);
+    const std::string pre = p.path + "/preprocessor_config.json";
+    if (exists(pre)) m->pre_ = PreprocessConfig::load(pre);
+  } else {
+    fail(ErrorCode::kInvalidArgument, p.path + ": expected a Hugging Face model directory or a .gguf file");
+  }
   m->decoder_ = std::make_unique<Qwen2Decoder>(m->cfg_.text, *m->weights_);
   m->vision_ = VisionEncoder::create(m->cfg_, *m->weights_);
-  const std::string pre = p.path + "/preprocessor_config.json";
-  if (exists(pre)) m->pre_ = PreprocessConfig::load(pre);
   m->pre_.patch_size = m->cfg_.vision.patch_size;
   m->pre_.merge_size = m->cfg_.vision.spatial_merge_size;
   m->pre_.temporal_patch_size = m->cfg_.vision.temporal_patch_size;
   for (int32_t id : {m->cfg_.image_token_id, m->cfg_.vision_start_token_id, m->cfg_.vision_end_token_id})
-    if (id >= m->decoder_->vocab_size()) fail_format(p.path + "/config.json: special token id " + std::to_string(id) + " is outside the vocabulary");
+    if (id < 0 || id >= m->decoder_->vocab_size()) fail_format(p.path + ": special token id " + std::to_string(id) + " is outside the vocabulary");
+  if (m->tok_.special_id("<|im_start|>") < 0 || m->tok_.special_id("<|im_end|>") < 0)
+    fail_format(p.path + ": the tokenizer lacks <|im_start|>/<|im_end|> (not a Qwen2-VL chat model?)");
   m->load_ms_ = now_ms() - t0;
   return m;
 }

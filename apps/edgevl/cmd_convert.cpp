@@ -1,0 +1,52 @@
+// `edgevl convert`: Hugging Face directory -> llama.cpp-style GGUF pair (text model +
+// mmproj), quantized, streamed tensor by tensor.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "commands.h"
+#include "core/timer.h"
+#include "formats/gguf_convert.h"
+
+namespace edgevl_cli {
+
+static bool parse_type(const std::string& s, edgevl::DType& out) {
+  using edgevl::DType;
+  if (s == "f32") out = DType::F32;
+  else if (s == "f16") out = DType::F16;
+  else if (s == "bf16") out = DType::BF16;
+  else if (s == "q8_0") out = DType::Q8_0;
+  else if (s == "q4_0") out = DType::Q4_0;
+  else return false;
+  return true;
+}
+
+int cmd_convert(int argc, char** argv) {
+  CLI::App app{"Convert a Hugging Face Qwen2-VL / Qwen2.5-VL directory into GGUF files (text model + mmproj)", "edgevl convert"};
+  std::string hf, out, type = "q8_0", vision_type = "f16";
+  app.add_option("--hf", hf, "Hugging Face model directory")->required();
+  app.add_option("--out", out, "output prefix: writes PREFIX.gguf and PREFIX-mmproj.gguf")->required();
+  app.add_option("--type", type, "text weights: q4_0, q8_0, f16, bf16 or f32");
+  app.add_option("--vision-type", vision_type, "vision weights: f16, bf16, q8_0, q4_0 or f32");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  edgevl::GgufConvertOptions opt;
+  if (!parse_type(type, opt.text_type) || !parse_type(vision_type, opt.vision_type)) {
+    std::fprintf(stderr, "edgevl convert: error: unknown type (use q4_0, q8_0, f16, bf16 or f32)\n");
+    return 2;
+  }
+  try {
+    const double t0 = edgevl::now_ms();
+    edgevl::convert_hf_to_gguf(hf, out + ".gguf", out + "-mmproj.gguf", opt);
+    std::fprintf(stderr, "wrote %s.gguf and %s-mmproj.gguf in %.1f s (peak RSS %.1f MB)\n", out.c_str(), out.c_str(),
+                 (edgevl::now_ms() - t0) / 1000.0, edgevl::peak_rss_bytes() / 1048576.0);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "edgevl convert: error: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace edgevl_cli
