@@ -16,6 +16,8 @@
 #include "formats/gguf_names.h"
 #include "formats/random_model.h"
 #include "llm/qwen2_decoder.h"
+#include "runtime/model.h"
+#include "runtime/session.h"
 #include "vision/vision_encoder.h"
 #include "test_util.h"
 
@@ -243,6 +245,29 @@ TEST(RandomModel, Qwen2VL2BOneLayerServesEveryTensorWithTheRightShapes) {
   std::vector<float> emb = vis->encode(px.data(), 1, 4, 4, pool);
   ASSERT_EQ(emb.size(), size_t(4 * H));
   for (float v : emb) ASSERT_TRUE(std::isfinite(v));
+
+  // The pair loads like a converted model (tokenizer rebuilt from the metadata) and answers an
+  // image question.
+  ModelLoadParams lp;
+  lp.path = text;
+  lp.mmproj_path = mmproj;
+  auto model = Model::load(lp);
+  EXPECT_EQ(model->tokenizer().special_id("<|image_pad|>"), 151655);
+  SessionParams sp;
+  sp.n_threads = 2;
+  sp.fixed_size = 56;
+  sp.max_context = 128;
+  sp.generation.max_new_tokens = 2;
+  sp.generation.ignore_eos = true;
+  Session session(model, sp);
+  ImageU8 img;
+  img.width = img.height = 56;
+  img.rgb.assign(56 * 56 * 3, 0);
+  for (size_t i = 0; i < img.rgb.size(); ++i) img.rgb[i] = uint8_t(i * 7);
+  const TurnResult tr = session.chat(message_from_tagged_text("user", "<image>What is this?", {std::make_shared<const ImageU8>(img)}));
+  EXPECT_EQ(tr.stats.image_tokens, 4);
+  EXPECT_EQ(tr.tokens.size(), 2u);
+  for (float v : session.last_logits()) ASSERT_TRUE(std::isfinite(v));
   std::remove(text.c_str());
   std::remove(mmproj.c_str());
 }
@@ -349,4 +374,12 @@ TEST(RandomModel, RejectsUnusableOptions) {
   opt.stddev = -1;
   EXPECT_THROW(write_random_model(cfg, opt, edgevl_test::temp_dir() + "/never.gguf", ""), Error);
   EXPECT_FALSE(edgevl_test::path_exists(edgevl_test::temp_dir() + "/never.gguf"));
+}
+
+TEST(RandomModel, CliRejectsUnknownPresetsAndTypes) {
+  const std::string cli = EDGEVL_CLI_PATH;
+  const std::string out = edgevl_test::temp_dir() + "/cli_never";
+  EXPECT_NE(std::system((cli + " make-model --preset qwen2-vl-72b --out " + out + " -q 2>/dev/null").c_str()), 0);
+  EXPECT_NE(std::system((cli + " make-model --preset qwen2-vl-2b --type q5_k --out " + out + " -q 2>/dev/null").c_str()), 0);
+  EXPECT_FALSE(edgevl_test::path_exists(out + ".gguf"));
 }

@@ -25,7 +25,7 @@ namespace edgevl {
 
 struct BenchParams {
   std::string model;   // HF directory or text .gguf
-  std::string mmproj;  // with a .gguf: the vision file (empty: no image tests)
+  std::string mmproj;  // with a .gguf: the vision (mmproj) file
   int n_prompt = 196;  // prefill length (0: skip)
   int n_gen = 64;      // decode steps (0: skip)
   int image_size = 392;  // synthetic image side, a multiple of 28 (0: skip image tests)
