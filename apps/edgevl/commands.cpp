@@ -10,6 +10,8 @@ const std::vector<Command>& commands() {
       {"convert", "Hugging Face directory -> GGUF text model + mmproj (q4_0/q8_0/f16/bf16)", cmd_convert},
       {"tokenize", "text -> token ids (and back)", cmd_tokenize},
       {"serve", "OpenAI-compatible HTTP server with a web chat page", cmd_serve},
+      {"bench", "measure image encode, prefill, decode, time to first token, memory (like llama-bench)", cmd_bench},
+      {"make-model", "write a random-weight GGUF pair with the exact shapes of a real model (for benchmarks)", cmd_make_model},
   };
   return list;
 }

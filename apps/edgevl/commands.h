@@ -19,6 +19,8 @@ int cmd_chat(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
+int cmd_make_model(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 }  // namespace edgevl_cli
 

@@ -127,7 +127,9 @@ void write_jobs(GgufWriter& w, const std::vector<Job>& jobs, bool keep) {
 // llama.cpp token types (gguf-py TokenType).
 constexpr int32_t kTokNormal = 1, kTokControl = 3, kTokUserDefined = 4, kTokUnused = 5;
 
-void write_tokenizer(GgufWriter& w, const std::string& dir, const ModelConfig& c) {
+}  // namespace
+
+void write_gguf_tokenizer(GgufWriter& w, const std::string& dir, const ModelConfig& c) {
   using namespace gguf_key;
   const std::string tj_path = dir + "/tokenizer.json";
   if (!exists(tj_path)) return;  // a text file without tokenizer is still usable with an external one
@@ -220,7 +222,7 @@ void write_tokenizer(GgufWriter& w, const std::string& dir, const ModelConfig& c
   if (!tmpl.empty()) w.set(kChatTemplate, GgufValue::string(tmpl));
 }
 
-std::array<float, 3> read_norm(const std::string& dir, const char* key, std::array<float, 3> def) {
+std::array<float, 3> read_hf_image_norm(const std::string& dir, const char* key, std::array<float, 3> def) {
   const std::string p = dir + "/preprocessor_config.json";
   if (!exists(p)) return def;
   json j;
@@ -236,7 +238,7 @@ std::array<float, 3> read_norm(const std::string& dir, const char* key, std::arr
   return def;
 }
 
-}  // namespace
+
 
 void convert_hf_to_gguf(const std::string& dir, const std::string& text_out, const std::string& mmproj_out, const GgufConvertOptions& opt) {
   const ModelConfig cfg = ModelConfig::load(dir);
@@ -287,15 +289,15 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& text_out, con
     bool quant = false;
     for (const auto& j : text_jobs) quant |= dtype_block_size(j.type) > 1;
     if (quant) w.set(gguf_key::kQuantVersion, GgufValue::u32(2));
-    write_tokenizer(w, dir, cfg);
+    write_gguf_tokenizer(w, dir, cfg);
     write_jobs(w, text_jobs, opt.keep_source_types);
     w.finish();
   }
   if (!mmproj_out.empty()) {
     if (vision_jobs.empty()) fail_format(dir + ": no vision tensors found");
     GgufWriter w(mmproj_out);
-    const auto mean = read_norm(dir, "image_mean", {0.48145466f, 0.4578275f, 0.40821073f});
-    const auto stdv = read_norm(dir, "image_std", {0.26862954f, 0.26130258f, 0.27577711f});
+    const auto mean = read_hf_image_norm(dir, "image_mean", {0.48145466f, 0.4578275f, 0.40821073f});
+    const auto stdv = read_hf_image_norm(dir, "image_std", {0.26862954f, 0.26130258f, 0.27577711f});
     write_vision_metadata(w, cfg, name, mean, stdv);
     write_jobs(w, vision_jobs, opt.keep_source_types);
     w.finish();

@@ -3,9 +3,11 @@
 // and laid out as llama.cpp's convert_hf_to_gguf.py does (see gguf_names.h), so the files run
 // in llama.cpp and in edgevl (GgufModelSource).
 #pragma once
+#include <array>
 #include <string>
 
 #include "core/dtype.h"
+#include "formats/model_config.h"
 
 namespace edgevl {
 
@@ -21,5 +23,16 @@ struct GgufConvertOptions {
 // whose rows are not a multiple of 32 fall back to f16 when a block type was asked for.
 void convert_hf_to_gguf(const std::string& hf_dir, const std::string& text_out, const std::string& mmproj_out,
                         const GgufConvertOptions& opt = {});
+
+class GgufWriter;
+
+// The tokenizer keys of the text file (tokenizer.ggml.*, chat template), from <hf_dir>/
+// tokenizer.json, tokenizer_config.json and chat_template.json, as the converter writes them;
+// vocabulary ids up to c.text.vocab_size (unused ids get llama.cpp's "[PADn]" filler). Writes
+// nothing when the directory has no tokenizer.json.
+void write_gguf_tokenizer(GgufWriter& w, const std::string& hf_dir, const ModelConfig& c);
+
+// image_mean / image_std (key) from <hf_dir>/preprocessor_config.json, or def when absent.
+std::array<float, 3> read_hf_image_norm(const std::string& hf_dir, const char* key, std::array<float, 3> def);
 
 }  // namespace edgevl
