@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config
-  nlohmann-json3-dev libpcre2-dev libutf8proc-dev libstb-dev
+  nlohmann-json3-dev libpcre2-dev libutf8proc-dev libstb-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libcli11-dev
   tmux

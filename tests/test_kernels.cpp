@@ -172,29 +172,31 @@ TEST(Quant, Q4MapsLargestMagnitudeToMinus8) {
 
 TEST(Attention, MatchesReferenceCausalAndFull) {
   ThreadPool pool(2);
-  for (int64_t causal : {-1, 0, 5}) {
-    AttentionArgs a;
-    a.n_head = 4;
-    a.n_kv_head = 2;
-    a.head_dim = 16;
-    a.nq = 7;
-    a.nk = causal == 5 ? 12 : 7;
-    a.q_stride = a.n_head * a.head_dim;
-    a.kv_stride = a.n_kv_head * a.head_dim;
-    a.out_stride = a.q_stride;
-    a.scale = 0.25f;
-    a.causal_offset = causal;
-    auto q = randn(a.nq * a.q_stride, 1), k = randn(a.nk * a.kv_stride, 2), v = randn(a.nk * a.kv_stride, 3);
-    std::vector<float> o(a.nq * a.out_stride), orf(o.size());
-    a.q = q.data();
-    a.k = k.data();
-    a.v = v.data();
-    a.out = o.data();
-    attention(a, pool);
-    a.out = orf.data();
-    attention_reference(a);
-    ASSERT_LE(edgevl_test::max_abs_diff(o, orf), 1e-5f) << "causal_offset=" << causal;
-  }
+  // 7 query rows take the per-row kernel, 40 the sgemm path (when built with BLAS).
+  for (int64_t nq : {7, 40})
+    for (int64_t causal : {-1, 0, 5}) {
+      AttentionArgs a;
+      a.n_head = 4;
+      a.n_kv_head = 2;
+      a.head_dim = 16;
+      a.nq = nq;
+      a.nk = causal == 5 ? nq + 5 : nq;
+      a.q_stride = a.n_head * a.head_dim;
+      a.kv_stride = a.n_kv_head * a.head_dim;
+      a.out_stride = a.q_stride;
+      a.scale = 0.25f;
+      a.causal_offset = causal;
+      auto q = randn(a.nq * a.q_stride, 1), k = randn(a.nk * a.kv_stride, 2), v = randn(a.nk * a.kv_stride, 3);
+      std::vector<float> o(a.nq * a.out_stride), orf(o.size());
+      a.q = q.data();
+      a.k = k.data();
+      a.v = v.data();
+      a.out = o.data();
+      attention(a, pool);
+      a.out = orf.data();
+      attention_reference(a);
+      ASSERT_LE(edgevl_test::max_abs_diff(o, orf), 1e-5f) << "nq=" << nq << " causal_offset=" << causal;
+    }
 }
 
 TEST(Rope, RotatesHalvesAndPreservesNorm) {

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
 #include "kernels/dot.h"
+#include "kernels/gemm_blas.h"
 
 namespace edgevl {
 
@@ -37,6 +39,8 @@ static void attend_one(const AttentionArgs& a, int64_t i, int h, float* scores, 
 }
 
 void attention(const AttentionArgs& a, ThreadPool& pool) {
+  // Many query rows (prefill, vision): two sgemms per head.
+  if (a.nq >= kGemmMinRows && !std::getenv("EDGEVL_NO_GEMM") && attention_gemm(a, pool)) return;
   const DotFn dot = dot_table_best().f32;
   const int64_t total = a.nq * a.n_head;
   pool.parallel_for(total, [&](int64_t b, int64_t e) {

@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include "kernels/matmul.h"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include "core/error.h"
 #include "kernels/dot.h"
 #include "kernels/qdot.h"
+#include "kernels/gemm_blas.h"
 #include "kernels/quant.h"
 
 namespace edgevl {
@@ -127,7 +129,19 @@ void matmul_quant_reference(const float* x, int64_t M, const WeightMatrix& W, co
   matmul_quant_with(t, x, M, W, bias, y, nullptr);
 }
 
+// EDGEVL_NO_GEMM=1 keeps prefill on the built-in kernels (A/B checks).
+static bool gemm_disabled() {
+  static const bool off = [] {
+    const char* v = std::getenv("EDGEVL_NO_GEMM");
+    return v && *v && *v != '0';
+  }();
+  return off;
+}
+
 void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool) {
+  // Many rows (prefill, vision) on float weights: compute-bound, sgemm on f32 panels.
+  // Block-quantized weights keep their int8 kernels (llama.cpp's numerics).
+  if (M >= kGemmMinRows && dtype_is_float(W.type) && !gemm_disabled() && matmul_gemm(x, M, W, bias, y, pool)) return;
   if (W.type == DType::Q8_0 || W.type == DType::Q4_0) {
     matmul_quant_with(qdot_table_best(), x, M, W, bias, y, &pool);
     return;
