@@ -1,3 +1,7 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include "http_server.h"
 
 #include <httplib.h>
@@ -304,17 +308,30 @@ class Server {
   httplib::Server http_;
 };
 
+int g_stop_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int sig) {
+  const char c = static_cast<char>(sig);
+  ssize_t w = ::write(g_stop_pipe[1], &c, 1);
+  (void)w;
+}
+
 }  // namespace
 
 int run_server(const ServerOptions& opt) {
-  // SIGINT/SIGTERM are taken by one thread (sigwait) rather than a handler, so stopping
-  // can lock and join like ordinary code. Blocked before any thread starts so that every
-  // thread inherits the mask.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // SIGINT/SIGTERM only write a byte to a pipe (async-signal-safe); a thread reads it and
+  // stops the server, so stopping can lock and join like ordinary code. A handler (not a
+  // blocked mask + sigwait) because libraries may start threads before main (OpenBLAS
+  // does), and a signal delivered to one of those must still stop us cleanly.
+  if (::pipe2(g_stop_pipe, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "edgevl serve: cannot create the signal pipe\n");
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
 
   edgevl_model_params mp = edgevl_model_default_params();
@@ -351,9 +368,10 @@ int run_server(const ServerOptions& opt) {
     }
     std::atomic<bool> done{false};
     std::thread signals([&] {
-      int sig = 0;
-      sigwait(&sigs, &sig);
-      if (!done.load()) {
+      char sig = 0;
+      while (::read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+      }
+      if (!done.load() && sig != 0) {
         std::fprintf(stderr, "edgevl serve: signal %d, stopping\n", sig);
         server->stop();
       }
@@ -362,7 +380,9 @@ int run_server(const ServerOptions& opt) {
     std::fflush(stdout);
     if (!server->http().listen_after_bind()) rc = 1;
     done.store(true);
-    pthread_kill(signals.native_handle(), SIGTERM);  // wakes sigwait if it still waits
+    const char wake = 0;  // wakes the signal thread if no signal came
+    ssize_t w = ::write(g_stop_pipe[1], &wake, 1);
+    (void)w;
     signals.join();
   }
   edgevl_model_free(model);
