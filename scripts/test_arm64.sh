@@ -26,5 +26,7 @@ cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_
   -DCMAKE_EXE_LINKER_FLAGS=-static -DCMAKE_USER_MAKE_RULES_OVERRIDE="$PWD/cmake/static-libs.cmake" >/dev/null
 cmake --build build-arm64 -j"${JOBS:-$(nproc)}" --target edgevl_tests
 export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
-filter="${GTEST_FILTER:-Matmul*:Dot*:Quant*:Attention*:Gguf*:AllTypes*:Rope*}"
+# Kernels against their scalar references (every table the emulated CPU offers: plain NEON
+# and dotprod), GGUF parsing, and the golden model tests that run those kernels end to end.
+filter="${GTEST_FILTER:-Fp16*:ThreadPool*:Matmul*:Dot*:Quant*:Attention*:Rope*:AllTypes*:Gguf*:*GgufFixture*:*GgufGolden*:*DecoderGolden*:*VisionGolden*:*WindowGolden*:*SessionGolden*}"
 qemu-aarch64-static build-arm64/bin/edgevl_tests --gtest_filter="$filter" "$@"

@@ -22,11 +22,12 @@ static bool parse_type(const std::string& s, edgevl::DType& out) {
 
 int cmd_convert(int argc, char** argv) {
   CLI::App app{"Convert a Hugging Face Qwen2-VL / Qwen2.5-VL directory into GGUF files (text model + mmproj)", "edgevl convert"};
-  std::string hf, out, type = "q8_0", vision_type = "f16";
+  std::string hf, out, type = "q8_0", vision_type = "f16", embed_type;
   app.add_option("--hf", hf, "Hugging Face model directory")->required();
   app.add_option("--out", out, "output prefix: writes PREFIX.gguf and PREFIX-mmproj.gguf")->required();
   app.add_option("--type", type, "text weights: q4_0, q8_0, f16, bf16 or f32");
   app.add_option("--vision-type", vision_type, "vision weights: f16, bf16, q8_0, q4_0 or f32");
+  app.add_option("--embed-type", embed_type, "token embedding and lm_head (default: --type), e.g. q8_0 or f16 beside --type q4_0");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -36,6 +37,14 @@ int cmd_convert(int argc, char** argv) {
   if (!parse_type(type, opt.text_type) || !parse_type(vision_type, opt.vision_type)) {
     std::fprintf(stderr, "edgevl convert: error: unknown type (use q4_0, q8_0, f16, bf16 or f32)\n");
     return 2;
+  }
+  if (!embed_type.empty()) {
+    edgevl::DType e;
+    if (!parse_type(embed_type, e)) {
+      std::fprintf(stderr, "edgevl convert: error: unknown --embed-type '%s' (use q4_0, q8_0, f16, bf16 or f32)\n", embed_type.c_str());
+      return 2;
+    }
+    opt.embed_type = e;
   }
   try {
     const double t0 = edgevl::now_ms();

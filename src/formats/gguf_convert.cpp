@@ -254,7 +254,9 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& text_out, con
   for (const auto& hf : src.names()) {
     const TensorRef& t = src.get(hf);
     if (std::string g = gguf_text_name(hf); !g.empty()) {
-      text_jobs.push_back({g, pick_type(t, t.shape, opt.text_type, opt.keep_source_types), t.shape, &t, 0, -1});
+      const bool embed = g == "token_embd.weight" || g == "output.weight";
+      const DType want = embed && opt.embed_type ? *opt.embed_type : opt.text_type;
+      text_jobs.push_back({g, pick_type(t, t.shape, want, opt.keep_source_types), t.shape, &t, 0, -1});
       continue;
     }
     if (mmproj_out.empty()) continue;

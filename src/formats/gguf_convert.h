@@ -4,6 +4,7 @@
 // in llama.cpp and in edgevl (GgufModelSource).
 #pragma once
 #include <array>
+#include <optional>
 #include <string>
 
 #include "core/dtype.h"
@@ -14,6 +15,9 @@ namespace edgevl {
 struct GgufConvertOptions {
   DType text_type = DType::Q8_0;    // 2-D text weights: f32, f16, bf16, q8_0 or q4_0
   DType vision_type = DType::F16;   // 2-D vision weights (the patch kernel stays float)
+  // token_embd and output (lm_head) when set, else text_type: llama-quantize's
+  // --token-embedding-type / --output-tensor-type (e.g. q4_0 layers with an 8-bit lm_head).
+  std::optional<DType> embed_type;
   bool keep_source_types = false;   // store every tensor in its checkpoint type (bit-exact; for tests)
   std::string name;                 // general.name (default: the directory's name)
 };
