@@ -1,6 +1,7 @@
 // Every dispatched kernel against its scalar reference, on odd shapes (tails, one row).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "kernels/attention.h"
 #include "kernels/dot.h"
 #include "kernels/matmul.h"
+#include "kernels/vexp.h"
 #include "kernels/qdot.h"
 #include "kernels/quant.h"
 #include "kernels/rope.h"
@@ -118,6 +120,68 @@ TEST(Dot, EveryTableMatchesScalar) {
         ASSERT_NEAR(a, b, 1e-4f * std::sqrt(float(k))) << tab.name << " " << dtype_name(t) << " k=" << k;
       }
     }
+  }
+}
+
+TEST(Dot, EveryRowWideningMatchesDequantizeRow) {
+  for (int64_t k : {1, 7, 8, 9, 15, 16, 17, 33, 1280}) {
+    auto w = randn(2 * k, 30 + k);
+    w[k] = 1e-7f;  // an f16 subnormal in row 1
+    for (DType t : {DType::F16, DType::BF16}) {
+      OwnedMatrix m = make_matrix(t, 2, k, w);
+      std::vector<float> ref(k), got(k);
+      dequantize_row(m.W, 1, ref.data());
+      for (const auto& tab : dot_tables_available()) {
+        std::fill(got.begin(), got.end(), -1.0f);
+        (t == DType::F16 ? tab.f16_row : tab.bf16_row)(m.W.row(1), got.data(), k);
+        ASSERT_EQ(got, ref) << tab.name << " " << dtype_name(t) << " k=" << k;  // widening is exact
+      }
+      dequantize_row_fast(m.W, 1, got.data());
+      ASSERT_EQ(got, ref) << "dequantize_row_fast " << dtype_name(t);
+    }
+    for (DType t : {DType::F32, DType::Q8_0, DType::Q4_0}) {
+      if (t != DType::F32 && k % 32) continue;
+      OwnedMatrix m = make_matrix(t, 2, k, w);
+      std::vector<float> ref(k), got(k);
+      dequantize_row(m.W, 1, ref.data());
+      dequantize_row_fast(m.W, 1, got.data());
+      ASSERT_EQ(got, ref) << "dequantize_row_fast " << dtype_name(t);
+    }
+  }
+}
+
+TEST(Exp, EveryTableWithinAFewUlpOfStdExp) {
+  // Dense sweep over the range softmax and the gates see, the edges of the f32 range,
+  // infinities (softmax of masked scores), and lengths with SIMD tails.
+  std::vector<float> x;
+  for (float v = -90.0f; v <= 90.0f; v += 0.01234f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, -87.3f, -87.34f, 88.7f, 88.73f, 100.0f, -1000.0f, INFINITY, -INFINITY}) x.push_back(v);
+  for (const auto& tab : exp_tables_available()) {
+    for (int64_t n : {int64_t(1), int64_t(3), int64_t(7), int64_t(9), int64_t(x.size())}) {
+      std::vector<float> y(n, -1.0f);
+      const float shift = 0.5f;
+      const float sum = tab.exp(x.data(), y.data(), n, shift);
+      double ref_sum = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const float ref = std::exp(x[i] - shift);
+        ref_sum += ref;
+        if (std::isinf(ref)) {
+          ASSERT_TRUE(std::isinf(y[i]) && y[i] > 0) << tab.name << " x=" << x[i];
+        } else if (ref < 1.2e-38f) {  // below the normal range: 0 or the subnormal
+          ASSERT_LE(std::fabs(y[i] - ref), 1.2e-38f) << tab.name << " x=" << x[i];
+        } else {
+          ASSERT_NEAR(y[i], ref, 4e-7f * ref) << tab.name << " x=" << x[i];
+        }
+      }
+      if (std::isfinite(ref_sum)) {
+        ASSERT_NEAR(sum, ref_sum, 1e-5 * ref_sum + 1e-30) << tab.name << " n=" << n;
+      }
+    }
+    // In place, as softmax uses it.
+    std::vector<float> v = {1.0f, 2.0f, 3.0f};
+    tab.exp(v.data(), v.data(), 3, 3.0f);
+    EXPECT_NEAR(v[2], 1.0f, 1e-7f);
+    EXPECT_NEAR(v[0], std::exp(-2.0f), 1e-7f);
   }
 }
 

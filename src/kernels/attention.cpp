@@ -7,6 +7,7 @@
 
 #include "kernels/dot.h"
 #include "kernels/gemm_blas.h"
+#include "kernels/vexp.h"
 
 namespace edgevl {
 
@@ -23,12 +24,7 @@ static void attend_one(const AttentionArgs& a, int64_t i, int h, float* scores, 
     scores[j] = dot(q, reinterpret_cast<const uint8_t*>(k), hd) * a.scale;
     mx = std::max(mx, scores[j]);
   }
-  float sum = 0;
-  for (int64_t j = 0; j < nvis; ++j) {
-    scores[j] = std::exp(scores[j] - mx);
-    sum += scores[j];
-  }
-  const float inv = 1.0f / sum;
+  const float inv = 1.0f / vec_exp(scores, scores, nvis, mx);
   float* o = a.out + i * a.out_stride + h * hd;
   for (int d = 0; d < hd; ++d) o[d] = 0;
   for (int64_t j = 0; j < nvis; ++j) {

@@ -12,11 +12,14 @@ using DotFn = float (*)(const float* x, const uint8_t* w, int64_t k);
 // Four activation rows (x_stride floats apart) against one weight row: each weight vector is
 // loaded and widened once for four FMAs (prefill, vision tower).
 using Dot4Fn = void (*)(const float* x, int64_t x_stride, const uint8_t* w, int64_t k, float* out4);
+// Widens k elements of a weight row to f32 (the panels handed to sgemm).
+using RowToF32Fn = void (*)(const uint8_t* w, float* out, int64_t k);
 
 struct DotTable {
   DotFn f32 = nullptr, f16 = nullptr, bf16 = nullptr;
   const char* name = "";
   Dot4Fn f32_x4 = nullptr, f16_x4 = nullptr, bf16_x4 = nullptr;
+  RowToF32Fn f16_row = nullptr, bf16_row = nullptr;
   DotFn for_type(DType t) const;
   Dot4Fn x4_for_type(DType t) const;
 };

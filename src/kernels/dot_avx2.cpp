@@ -83,11 +83,24 @@ static void dot_impl_x4(const float* x, int64_t xs, const uint8_t* w, int64_t k,
   }
 }
 
+template <__m256 (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*)>
+static void row_to_f32(const uint8_t* w, float* out, int64_t k) {
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    _mm256_storeu_ps(out + i, Load(w + 2 * i));
+    _mm256_storeu_ps(out + i + 8, Load(w + 2 * (i + 8)));
+  }
+  for (; i + 8 <= k; i += 8) _mm256_storeu_ps(out + i, Load(w + 2 * i));
+  for (; i < k; ++i) out[i] = Scalar(w + 2 * i);
+}
+
 DotTable dot_table_avx2() {
   DotTable t{dot_impl<load_f32, 4, scalar_f32>, dot_impl<load_f16, 2, scalar_f16>, dot_impl<load_bf16, 2, scalar_bf16>, "avx2"};
   t.f32_x4 = dot_impl_x4<load_f32, 4, scalar_f32>;
   t.f16_x4 = dot_impl_x4<load_f16, 2, scalar_f16>;
   t.bf16_x4 = dot_impl_x4<load_bf16, 2, scalar_bf16>;
+  t.f16_row = row_to_f32<load_f16, scalar_f16>;
+  t.bf16_row = row_to_f32<load_bf16, scalar_bf16>;
   return t;
 }
 

@@ -75,6 +75,17 @@ void dot_impl_x4(const float* x, int64_t xs, const uint8_t* w, int64_t k, float*
   }
 }
 
+template <float32x4_t (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*)>
+void row_to_f32(const uint8_t* w, float* out, int64_t k) {
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    vst1q_f32(out + i, Load(w + 2 * i));
+    vst1q_f32(out + i + 4, Load(w + 2 * (i + 4)));
+  }
+  for (; i + 4 <= k; i += 4) vst1q_f32(out + i, Load(w + 2 * i));
+  for (; i < k; ++i) out[i] = Scalar(w + 2 * i);
+}
+
 }  // namespace
 
 DotTable dot_table_neon() {
@@ -82,6 +93,8 @@ DotTable dot_table_neon() {
   t.f32_x4 = dot_impl_x4<load_f32, 4, scalar_f32>;
   t.f16_x4 = dot_impl_x4<load_f16, 2, scalar_f16>;
   t.bf16_x4 = dot_impl_x4<load_bf16, 2, scalar_bf16>;
+  t.f16_row = row_to_f32<load_f16, scalar_f16>;
+  t.bf16_row = row_to_f32<load_bf16, scalar_bf16>;
   return t;
 }
 

@@ -40,8 +40,25 @@ static void dot_x4(const float* x, int64_t xs, const uint8_t* w, int64_t k, floa
   for (int r = 0; r < 4; ++r) out[r] = Dot(x + r * xs, w, k);
 }
 
+static void f16_row(const uint8_t* w, float* out, int64_t k) {
+  for (int64_t i = 0; i < k; ++i) {
+    uint16_t h;
+    std::memcpy(&h, w + 2 * i, 2);
+    out[i] = f16_to_f32(h);
+  }
+}
+static void bf16_row(const uint8_t* w, float* out, int64_t k) {
+  for (int64_t i = 0; i < k; ++i) {
+    uint16_t h;
+    std::memcpy(&h, w + 2 * i, 2);
+    out[i] = bf16_to_f32(h);
+  }
+}
+
 DotTable dot_table_scalar() {
   DotTable t{dot_f32, dot_f16, dot_bf16, "scalar"};
+  t.f16_row = f16_row;
+  t.bf16_row = bf16_row;
   t.f32_x4 = dot_x4<dot_f32>;
   t.f16_x4 = dot_x4<dot_f16>;
   t.bf16_x4 = dot_x4<dot_bf16>;

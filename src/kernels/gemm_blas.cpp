@@ -8,6 +8,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
+#include "kernels/vexp.h"
 
 #ifdef EDGEVL_HAVE_OPENBLAS
 #include <cblas.h>
@@ -24,15 +25,20 @@ bool matmul_gemm(const float* x, int64_t M, const WeightMatrix& W, const float* 
   static std::once_flag once;
   std::call_once(once, [] { openblas_set_num_threads(1); });
   const int64_t N = W.rows, K = W.cols;
-  // Panels of weight rows: large enough for sgemm to reach its peak, small enough to
-  // give every thread work and to keep the f32 copy in L2/L3 (256 x 1280 x 4 = 1.3 MB).
-  const int64_t nb = std::max<int64_t>(16, std::min<int64_t>(256, (N + pool.size() - 1) / pool.size()));
+  // Panels of weight rows: large enough for sgemm to reach its peak (each call re-packs
+  // all of x, so small panels pay that again and again), small enough to keep the f32
+  // copy in L2/L3 (256 x 1280 x 4 = 1.3 MB); and as many per thread for every thread, as
+  // parallel_for splits statically (1280 rows in 5 panels of 256 would leave one of two
+  // threads idle a sixth of the time).
+  const int64_t nt = pool.size();
+  const int64_t per_thread = (((N + 255) / 256) + nt - 1) / nt;
+  const int64_t nb = std::max<int64_t>(16, ((N + per_thread * nt - 1) / (per_thread * nt) + 15) / 16 * 16);
   const int64_t panels = (N + nb - 1) / nb;
   pool.parallel_for(panels, [&](int64_t p0, int64_t p1) {
     std::vector<float> panel(static_cast<size_t>(nb * K));
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n0 = p * nb, rows = std::min(nb, N - n0);
-      for (int64_t r = 0; r < rows; ++r) dequantize_row(W, n0 + r, panel.data() + r * K);
+      for (int64_t r = 0; r < rows; ++r) dequantize_row_fast(W, n0 + r, panel.data() + r * K);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(rows), int(K), 1.0f, x, int(K), panel.data(), int(K), 0.0f,
                   y + n0, int(N));
       if (bias)
@@ -62,9 +68,7 @@ bool attention_gemm(const AttentionArgs& a, ThreadPool& pool) {
         const int64_t nvis = a.causal_offset < 0 ? a.nk : std::min<int64_t>(a.nk, i + a.causal_offset + 1);
         float mx = row[0];
         for (int64_t j = 1; j < nvis; ++j) mx = std::max(mx, row[j]);
-        float sum = 0;
-        for (int64_t j = 0; j < nvis; ++j) sum += (row[j] = std::exp(row[j] - mx));
-        const float inv = 1.0f / sum;
+        const float inv = 1.0f / vec_exp(row, row, nvis, mx);
         for (int64_t j = 0; j < nvis; ++j) row[j] *= inv;
         for (int64_t j = nvis; j < a.nk; ++j) row[j] = 0.0f;
       }

@@ -122,6 +122,13 @@ void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const Weig
 
 }  // namespace
 
+void dequantize_row_fast(const WeightMatrix& W, int64_t r, float* out) {
+  const DotTable& t = dot_table_best();
+  if (W.type == DType::F16 && t.f16_row) return t.f16_row(W.row(r), out, W.cols);
+  if (W.type == DType::BF16 && t.bf16_row) return t.bf16_row(W.row(r), out, W.cols);
+  dequantize_row(W, r, out);
+}
+
 void matmul_quant_reference(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y) {
   if (W.type != DType::Q8_0 && W.type != DType::Q4_0)
     fail(ErrorCode::kInvalidArgument, std::string("matmul_quant_reference: weight type ") + dtype_name(W.type) + " is not block-quantized");

@@ -24,7 +24,9 @@ void matmul_quant_reference(const float* x, int64_t M, const WeightMatrix& W, co
 // Dot product of one f32 vector with row r of W (n = W.cols), reference and dispatched.
 float dot_row_reference(const float* x, const WeightMatrix& W, int64_t r);
 
-// Copies row r of W out as f32 (embedding lookup); works for every type.
+// Copies row r of W out as f32 (embedding lookup); works for every type. The scalar
+// reference; dequantize_row_fast gives the same values with the CPU's best kernels.
 void dequantize_row(const WeightMatrix& W, int64_t r, float* out);
+void dequantize_row_fast(const WeightMatrix& W, int64_t r, float* out);
 
 }  // namespace edgevl

@@ -1,6 +1,9 @@
 #include "kernels/ops.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "kernels/vexp.h"
 
 namespace edgevl {
 
@@ -34,21 +37,35 @@ void layernorm(const float* x, const float* w, const float* b, float* out, int64
   }
 }
 
-void silu_inplace(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+namespace {
+
+// x[i] = x[i] · sigmoid(a·x[i]) (· up[i] when given), with exp through vec_exp in chunks
+// that stay in L1.
+void gated_sigmoid(float* x, const float* up, int64_t n, float a) {
+  constexpr int64_t kChunk = 256;
+  float e[kChunk];
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+    const int64_t m = std::min(kChunk, n - i0);
+    for (int64_t i = 0; i < m; ++i) e[i] = -a * x[i0 + i];
+    vec_exp(e, e, m);
+    if (up)
+      for (int64_t i = 0; i < m; ++i) x[i0 + i] = x[i0 + i] / (1.0f + e[i]) * up[i0 + i];
+    else
+      for (int64_t i = 0; i < m; ++i) x[i0 + i] = x[i0 + i] / (1.0f + e[i]);
+  }
 }
+
+}  // namespace
+
+void silu_inplace(float* x, int64_t n) { gated_sigmoid(x, nullptr, n, 1.0f); }
 
 void gelu_erf_inplace(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
 }
 
-void quick_gelu_inplace(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
-}
+void quick_gelu_inplace(float* x, int64_t n) { gated_sigmoid(x, nullptr, n, 1.702f); }
 
-void swiglu_inplace(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
-}
+void swiglu_inplace(float* gate, const float* up, int64_t n) { gated_sigmoid(gate, up, n, 1.0f); }
 
 void add_inplace(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
@@ -58,12 +75,8 @@ void softmax_inplace(float* x, int64_t n) {
   if (n <= 0) return;
   float m = x[0];
   for (int64_t i = 1; i < n; ++i) m = std::fmax(m, x[i]);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - m);
-    s += x[i];
-  }
-  const float inv = static_cast<float>(1.0 / s);
+  const float s = vec_exp(x, x, n, m);
+  const float inv = 1.0f / s;
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 

@@ -1,5 +1,5 @@
 // Element-wise and row-wise operations on f32 activations. Plain loops the compiler
-// vectorises; none of this is model-specific.
+// vectorises, with exp from vexp.h; none of this is model-specific.
 #pragma once
 #include <cstdint>
 
