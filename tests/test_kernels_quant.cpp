@@ -91,9 +91,10 @@ TEST(Dot, EveryQuantTableMatchesScalar) {
   for (DType type : {DType::Q8_0, DType::Q4_0}) {
     for (int64_t nb : {1, 2, 3, 5, 37, 48}) {
       const int64_t k = nb * 32;
-      auto w = randn(k, 7 + nb, 0.5f);
+      auto w = randn(2 * k, 7 + nb, 0.5f);
       auto x = randn(4 * k, 9 + nb);
-      auto wq = quantize_weights(type, w, 1, k);
+      auto wq = quantize_weights(type, w, 2, k);
+      const int64_t wrow = static_cast<int64_t>(wq.size() / 2);
       std::vector<int8_t> q(4 * k);
       const int64_t ds = 2 * nb;  // per row: scales, then scale·sum
       std::vector<float> d(4 * ds);
@@ -113,6 +114,16 @@ TEST(Dot, EveryQuantTableMatchesScalar) {
           EXPECT_NEAR(one(wq.data(), q.data() + r * k, d.data() + r * ds, nb), e, tol) << t.name << " " << dtype_name(type) << " nb=" << nb;
           EXPECT_NEAR(out[r], e, tol) << t.name << " x4 row " << r << " " << dtype_name(type) << " nb=" << nb;
         }
+        // The 2x4 register tile: weight row 1 is a different row, so a mix-up shows.
+        QDot2x4Fn tile = type == DType::Q8_0 ? t.q8_0_2x4 : t.q4_0_2x4;
+        ASSERT_NE(tile, nullptr) << t.name;
+        float out8[8];
+        tile(wq.data(), wrow, q.data(), k, d.data(), ds, nb, out8);
+        for (int i = 0; i < 2; ++i)
+          for (int r = 0; r < 4; ++r) {
+            const float e = one_ref(wq.data() + i * wrow, q.data() + r * k, d.data() + r * ds, nb);
+            EXPECT_NEAR(out8[i * 4 + r], e, tol * 2) << t.name << " 2x4 w" << i << " a" << r << " " << dtype_name(type) << " nb=" << nb;
+          }
       }
     }
   }
@@ -139,6 +150,11 @@ TEST(Dot, QuantDotSaturationEdgeCases) {
     float out[4];
     t.q8_0_x4(w.data(), q.data(), 0, d.data(), 0, nb, out);
     for (float o : out) EXPECT_NEAR(o, e, std::fabs(e) * 1e-5f) << t.name;
+    if (t.q8_0_2x4) {
+      float out8[8];
+      t.q8_0_2x4(w.data(), 0, q.data(), 0, d.data(), 0, nb, out8);
+      for (float o : out8) EXPECT_NEAR(o, e, std::fabs(e) * 1e-5f) << t.name << " 2x4";
+    }
   }
 }
 

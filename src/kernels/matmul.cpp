@@ -76,9 +76,11 @@ void for_row_chunks(ThreadPool* pool, int64_t n, int64_t align, F&& fn) {
   });
 }
 
-// Weight rows per tile when M > 1: a tile (≤ ~32 KiB of Q8_0 at K = 1536) stays in L1/L2
-// while every group of 4 activation rows passes over it.
-constexpr int64_t kTileRows = 16;
+// Weight rows per tile when M > 1: the tile (8 x 1.6 KiB of Q8_0 at K = 1536) and one
+// group of 4 quantized activation rows (6 KiB) fit in a 32 KiB L1 together, so every
+// activation group passes over the tile from L1. (16 rows filled L1 exactly and the
+// activation loads missed.)
+constexpr int64_t kTileRows = 8;
 
 void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y,
                        ThreadPool* pool) {
@@ -86,6 +88,7 @@ void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const Weig
   if (K % kQK != 0) fail(ErrorCode::kInvalidArgument, "matmul: row length " + std::to_string(K) + " is not a multiple of 32");
   const QDotFn dot = W.type == DType::Q8_0 ? t.q8_0 : t.q4_0;
   const QDot4Fn dot4 = W.type == DType::Q8_0 ? t.q8_0_x4 : t.q4_0_x4;
+  const QDot2x4Fn dot2x4 = W.type == DType::Q8_0 ? t.q8_0_2x4 : t.q4_0_2x4;
 
   // Activations, quantized once and shared by every weight row (and thread).
   std::vector<int8_t> aq(static_cast<size_t>(M * K));
@@ -103,7 +106,17 @@ void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const Weig
       const int64_t t1 = std::min(n1, t0 + kTileRows);
       int64_t m = 0;
       for (; m + 4 <= M; m += 4) {
-        for (int64_t n = t0; n < t1; ++n) {
+        int64_t n = t0;
+        if (dot2x4)
+          for (; n + 2 <= t1; n += 2) {
+            float out[8];
+            dot2x4(W.row(n), static_cast<int64_t>(W.row_bytes), aq.data() + m * K, K, ad.data() + m * 2 * nb, 2 * nb, nb, out);
+            for (int i = 0; i < 2; ++i) {
+              const float b = bias ? bias[n + i] : 0.0f;
+              for (int r = 0; r < 4; ++r) y[(m + r) * N + n + i] = out[i * 4 + r] + b;
+            }
+          }
+        for (; n < t1; ++n) {
           float out[4];
           dot4(W.row(n), aq.data() + m * K, K, ad.data() + m * 2 * nb, 2 * nb, nb, out);
           const float b = bias ? bias[n] : 0.0f;

@@ -23,10 +23,17 @@ using QDotFn = float (*)(const uint8_t* w, const int8_t* q, const float* d, int6
 using QDot4Fn = void (*)(const uint8_t* w, const int8_t* q, int64_t q_stride, const float* d, int64_t d_stride, int64_t nb,
                          float* out4);
 
+// Two weight rows (w1 = w0 + w_stride bytes) against four activation rows, a register tile:
+// every activation block loaded serves two rows and every weight block four (prefill).
+// out[i * 4 + j] = row i · activation j.
+using QDot2x4Fn = void (*)(const uint8_t* w0, int64_t w_stride, const int8_t* q, int64_t q_stride, const float* d, int64_t d_stride,
+                           int64_t nb, float* out8);
+
 struct QDotTable {
   QuantizeActFn quantize = nullptr;
   QDotFn q8_0 = nullptr, q4_0 = nullptr;
   QDot4Fn q8_0_x4 = nullptr, q4_0_x4 = nullptr;
+  QDot2x4Fn q8_0_2x4 = nullptr, q4_0_2x4 = nullptr;
   const char* name = "";
 };
 

@@ -55,12 +55,19 @@ struct Q8W {
   static constexpr bool kOffset = false;
   static __m256i load(const uint8_t* blk) { return load32(blk + 2); }
   static __m256i mul(__m256i w, __m256i a) { return mul_sum_i8(w, a); }
+  // For tiles: |w| computed once per block, the sign moved onto each activation.
+  static __m256i unsigned_part(__m256i w) { return _mm256_sign_epi8(w, w); }
+  static __m256i mul_split(__m256i w, __m256i absw, __m256i a) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(absw, _mm256_sign_epi8(a, w)), _mm256_set1_epi16(1));
+  }
 };
 struct Q4W {
   static constexpr size_t kBytes = sizeof(BlockQ4_0);
   static constexpr bool kOffset = true;  // weight = nibble - 8
   static __m256i load(const uint8_t* blk) { return load_q4(blk + 2); }
   static __m256i mul(__m256i w, __m256i a) { return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1)); }
+  static __m256i unsigned_part(__m256i w) { return w; }  // nibbles are unsigned already
+  static __m256i mul_split(__m256i, __m256i w, __m256i a) { return mul(w, a); }
 };
 
 template <typename W>
@@ -116,6 +123,53 @@ void dot_row_x4(const uint8_t* w, const int8_t* q, int64_t qs, const float* d, i
   out[3] = hsum(a3) - 8.0f * c[3];
 }
 
+// 2 weight rows x 4 activation rows held in 8 accumulators. Per block each weight is
+// loaded (and for Q8_0 made absolute) once for four activations, each activation once
+// for two weights; the block scale d_w·d_x is one vector multiply from two broadcasts.
+template <typename W>
+void dot_rows_2x4(const uint8_t* w, int64_t ws, const int8_t* q, int64_t qs, const float* d, int64_t ds, int64_t nb, float* out) {
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+  __m128 corr0 = _mm_setzero_ps(), corr1 = _mm_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* b0 = w + b * W::kBytes;
+    const uint8_t* b1 = b0 + ws;
+    const __m256i x0 = W::load(b0), x1 = W::load(b1);
+    const __m256i u0 = W::unsigned_part(x0), u1 = W::unsigned_part(x1);
+    const __m256 dw0 = _mm256_set1_ps(f16_at(b0)), dw1 = _mm256_set1_ps(f16_at(b1));
+    const int8_t* qb = q + b * kQK;
+    const float* db = d + b;
+#define EDGEVL_STEP(j, acc0, acc1)                                                                           \
+  {                                                                                                         \
+    const __m256i a = load32(qb + (j) * qs);                                                                \
+    const __m256 da = _mm256_broadcast_ss(db + (j) * ds);                                                  \
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(W::mul_split(x0, u0, a)), _mm256_mul_ps(dw0, da), acc0);     \
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(W::mul_split(x1, u1, a)), _mm256_mul_ps(dw1, da), acc1);     \
+  }
+    EDGEVL_STEP(0, a00, a10)
+    EDGEVL_STEP(1, a01, a11)
+    EDGEVL_STEP(2, a02, a12)
+    EDGEVL_STEP(3, a03, a13)
+#undef EDGEVL_STEP
+    if (W::kOffset) {
+      const float* sb = db + nb;
+      const __m128 s = _mm_setr_ps(sb[0], sb[ds], sb[2 * ds], sb[3 * ds]);
+      corr0 = _mm_fmadd_ps(_mm256_castps256_ps128(dw0), s, corr0);
+      corr1 = _mm_fmadd_ps(_mm256_castps256_ps128(dw1), s, corr1);
+    }
+  }
+  alignas(16) float c0[4], c1[4];
+  _mm_store_ps(c0, corr0);
+  _mm_store_ps(c1, corr1);
+  out[0] = hsum(a00) - 8.0f * c0[0];
+  out[1] = hsum(a01) - 8.0f * c0[1];
+  out[2] = hsum(a02) - 8.0f * c0[2];
+  out[3] = hsum(a03) - 8.0f * c0[3];
+  out[4] = hsum(a10) - 8.0f * c1[0];
+  out[5] = hsum(a11) - 8.0f * c1[1];
+  out[6] = hsum(a12) - 8.0f * c1[2];
+  out[7] = hsum(a13) - 8.0f * c1[3];
+}
+
 // Same bytes as quantize_act_reference: identical IEEE operations, round to nearest even.
 void quantize_act(const float* x, int8_t* q, float* d, int64_t k) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -160,6 +214,8 @@ QDotTable qdot_table_avx2() {
   t.q4_0 = dot_row<Q4W>;
   t.q8_0_x4 = dot_row_x4<Q8W>;
   t.q4_0_x4 = dot_row_x4<Q4W>;
+  t.q8_0_2x4 = dot_rows_2x4<Q8W>;
+  t.q4_0_2x4 = dot_rows_2x4<Q4W>;
   t.name = "avx2";
   return t;
 }

@@ -124,6 +124,38 @@ void dot_row_x4(const uint8_t* w, const int8_t* q, int64_t qs, const float* d, i
 }
 
 // Same bytes as quantize_act_reference (vcvtnq rounds to nearest even).
+// 2 weight rows x 4 activation rows (see QDot2x4Fn): 8 accumulators of 4 lanes.
+template <typename W, typename D>
+void dot_rows_2x4(const uint8_t* w, int64_t ws, const int8_t* q, int64_t qs, const float* d, int64_t ds, int64_t nb, float* out) {
+  float32x4_t acc[2][4];
+  for (auto& row : acc)
+    for (auto& a : row) a = vdupq_n_f32(0);
+  float32x4_t corr[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* wb[2] = {w + b * W::kBytes, w + ws + b * W::kBytes};
+    int8x16_t x[2][2];
+    W::load(wb[0], &x[0][0], &x[0][1]);
+    W::load(wb[1], &x[1][0], &x[1][1]);
+    const float dw[2] = {f16_at(wb[0]), f16_at(wb[1])};
+    const int8_t* qb = q + b * kQK;
+    const float* db = d + b;
+    for (int j = 0; j < 4; ++j) {
+      const float da = db[j * ds];
+      for (int i = 0; i < 2; ++i) acc[i][j] = vfmaq_n_f32(acc[i][j], vcvtq_f32_s32(D::dot(x[i][0], x[i][1], qb + j * qs)), dw[i] * da);
+    }
+    if (W::kOffset) {
+      const float* sb = db + nb;
+      const float s4[4] = {sb[0], sb[ds], sb[2 * ds], sb[3 * ds]};
+      for (int i = 0; i < 2; ++i) corr[i] = vfmaq_n_f32(corr[i], vld1q_f32(s4), dw[i]);
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    float c[4];
+    vst1q_f32(c, corr[i]);
+    for (int j = 0; j < 4; ++j) out[i * 4 + j] = vaddvq_f32(acc[i][j]) - 8.0f * c[j];
+  }
+}
+
 void quantize_act(const float* x, int8_t* q, float* d, int64_t k) {
   const int64_t nb = k / kQK;
   for (int64_t b = 0; b < nb; ++b) {
@@ -159,6 +191,8 @@ QDotTable qdot_table_neon() {
   t.q4_0 = dot_row<Q4W, PlainDot>;
   t.q8_0_x4 = dot_row_x4<Q8W, PlainDot>;
   t.q4_0_x4 = dot_row_x4<Q4W, PlainDot>;
+  t.q8_0_2x4 = dot_rows_2x4<Q8W, PlainDot>;
+  t.q4_0_2x4 = dot_rows_2x4<Q4W, PlainDot>;
   t.name = "neon";
   return t;
 }
@@ -171,6 +205,8 @@ QDotTable qdot_table_neon_dotprod() {
   t.q4_0 = dot_row<Q4W, SdotDot>;
   t.q8_0_x4 = dot_row_x4<Q8W, SdotDot>;
   t.q4_0_x4 = dot_row_x4<Q4W, SdotDot>;
+  t.q8_0_2x4 = dot_rows_2x4<Q8W, SdotDot>;
+  t.q4_0_2x4 = dot_rows_2x4<Q4W, SdotDot>;
   t.name = "neon_dotprod";
   return t;
 #else

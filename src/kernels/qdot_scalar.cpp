@@ -59,6 +59,13 @@ static void dot_x4(const uint8_t* w, const int8_t* q, int64_t q_stride, const fl
   for (int r = 0; r < 4; ++r) out[r] = Dot(w, q + r * q_stride, d + r * d_stride, nb);
 }
 
+template <QDotFn Dot>
+static void dot_2x4(const uint8_t* w, int64_t ws, const int8_t* q, int64_t q_stride, const float* d, int64_t d_stride, int64_t nb,
+                    float* out) {
+  for (int i = 0; i < 2; ++i)
+    for (int r = 0; r < 4; ++r) out[i * 4 + r] = Dot(w + i * ws, q + r * q_stride, d + r * d_stride, nb);
+}
+
 QDotTable qdot_table_scalar() {
   QDotTable t;
   t.quantize = quantize_act_reference;
@@ -66,6 +73,8 @@ QDotTable qdot_table_scalar() {
   t.q4_0 = dot_q4_0;
   t.q8_0_x4 = dot_x4<dot_q8_0>;
   t.q4_0_x4 = dot_x4<dot_q4_0>;
+  t.q8_0_2x4 = dot_2x4<dot_q8_0>;
+  t.q4_0_2x4 = dot_2x4<dot_q4_0>;
   t.name = "scalar";
   return t;
 }
