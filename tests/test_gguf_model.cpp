@@ -141,6 +141,8 @@ TEST_P(GgufFixture, ConvertedPairServesEveryHfTensorBitExactly) {
   GgufFile tf(text), vf(mmproj);
   EXPECT_EQ(tf.architecture(), "qwen2vl");
   EXPECT_EQ(vf.architecture(), "clip");
+  EXPECT_EQ(tf.get_int("general.file_type"), 32);  // MOSTLY_BF16, as the checkpoint; llama.cpp's
+  EXPECT_EQ(vf.get_int("general.file_type"), 32);  // clip loader requires the key
   EXPECT_NE(tf.find("blk.0.attn_q.bias"), nullptr);
   EXPECT_EQ(tf.find("output.weight"), nullptr);  // tied embeddings
   EXPECT_EQ(tf.get_int_array("qwen2vl.rope.dimension_sections"), (std::vector<int64_t>{2, 3, 3, 0}));

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -114,6 +115,18 @@ std::vector<uint8_t> encode(const Job& j, bool keep) {
     }
   }
   return out;
+}
+
+// The type holding most matrix elements: what general.file_type reports.
+DType dominant_type(const std::vector<Job>& jobs) {
+  std::map<DType, int64_t> elems;
+  for (const auto& j : jobs)
+    if (j.shape.size() >= 2) elems[j.type] += n_rows(j.shape) * row_len(j.shape);
+  DType best = DType::F32;
+  int64_t most = -1;
+  for (const auto& [t, n] : elems)
+    if (n > most) best = t, most = n;
+  return best;
 }
 
 void write_jobs(GgufWriter& w, const std::vector<Job>& jobs, bool keep) {
@@ -288,6 +301,7 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& text_out, con
   {
     GgufWriter w(text_out);
     write_text_metadata(w, cfg, name);
+    write_file_type(w, dominant_type(text_jobs));
     bool quant = false;
     for (const auto& j : text_jobs) quant |= dtype_block_size(j.type) > 1;
     if (quant) w.set(gguf_key::kQuantVersion, GgufValue::u32(2));
@@ -301,6 +315,7 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& text_out, con
     const auto mean = read_hf_image_norm(dir, "image_mean", {0.48145466f, 0.4578275f, 0.40821073f});
     const auto stdv = read_hf_image_norm(dir, "image_std", {0.26862954f, 0.26130258f, 0.27577711f});
     write_vision_metadata(w, cfg, name, mean, stdv);
+    write_file_type(w, dominant_type(vision_jobs));
     write_jobs(w, vision_jobs, opt.keep_source_types);
     w.finish();
   }

@@ -128,6 +128,19 @@ std::string hf_vision_name(const std::string& gguf, VisionArch arch) {
 // ---------------------------------------------------------------------------------------
 // Metadata
 
+void write_file_type(GgufWriter& w, DType t) {
+  uint32_t ft = 0;
+  switch (t) {
+    case DType::F32: ft = 0; break;
+    case DType::F16: ft = 1; break;
+    case DType::Q4_0: ft = 2; break;
+    case DType::Q8_0: ft = 7; break;
+    case DType::BF16: ft = 32; break;
+    default: fail(ErrorCode::kUnsupported, std::string("GGUF: no llama.cpp file type for ") + dtype_name(t));
+  }
+  w.set(gguf_key::kFileType, GgufValue::u32(ft));
+}
+
 void write_text_metadata(GgufWriter& w, const ModelConfig& c, const std::string& name) {
   using namespace gguf_key;
   const TextConfig& t = c.text;
@@ -156,6 +169,14 @@ void write_vision_metadata(GgufWriter& w, const ModelConfig& c, const std::strin
   if (!name.empty()) w.set(kName, GgufValue::string(name));
   w.set(kClipHasVision, GgufValue::boolean(true));
   const bool q25 = v.arch == VisionArch::Qwen25VL;
+  // Keys that llama.cpp's clip loader required before its mtmd rewrite (builds of early
+  // 2025 refuse a file without them; newer ones ignore them): a description, the encoder
+  // flags, and the activation as booleans (QuickGELU = neither gelu nor silu).
+  w.set("general.description", GgufValue::string(q25 ? "image encoder for Qwen2.5-VL" : "image encoder for Qwen2-VL"));
+  w.set("clip.has_text_encoder", GgufValue::boolean(false));
+  if (!q25) w.set("clip.has_qwen2vl_merger", GgufValue::boolean(true));
+  w.set("clip.use_gelu", GgufValue::boolean(!q25 && v.hidden_act == "gelu"));
+  if (!q25) w.set(kClipUseSilu, GgufValue::boolean(false));
   w.set(kClipProjectorType, GgufValue::string(q25 ? kProjectorQwen25VL : kProjectorQwen2VL));
   w.set(kClipImageSize, GgufValue::u32(static_cast<uint32_t>(image_size)));
   w.set(kClipPatchSize, GgufValue::u32(static_cast<uint32_t>(v.patch_size)));

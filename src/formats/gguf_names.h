@@ -115,6 +115,11 @@ std::string hf_text_name(const std::string& gguf);
 std::string gguf_vision_name(const std::string& hf);
 std::string hf_vision_name(const std::string& gguf, VisionArch arch);  // ffn_up is fc1 or up_proj
 
+// general.file_type, llama.cpp's llama_ftype of a file whose matrices are mostly `t`
+// (ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_BF16 32). llama.cpp's clip
+// loader refuses an mmproj without it.
+void write_file_type(GgufWriter& w, DType t);
+
 // Hyper-parameters <-> metadata. The readers check ranges and consistency and name the file.
 void write_text_metadata(GgufWriter& w, const ModelConfig& c, const std::string& name);
 void write_vision_metadata(GgufWriter& w, const ModelConfig& c, const std::string& name, const std::array<float, 3>& image_mean,

@@ -348,6 +348,7 @@ RandomModelResult write_random_model(const ModelConfig& cfg_in, const RandomMode
   {
     GgufWriter w(text_out);
     write_text_metadata(w, cfg, name);
+    write_file_type(w, opt.text_type);
     if (is_block_type(opt.text_type)) w.set(gguf_key::kQuantVersion, GgufValue::u32(2));
     w.set("edgevl.random_weights", GgufValue::boolean(true));
     w.set("edgevl.random_seed", GgufValue::u64(opt.seed));
@@ -363,6 +364,7 @@ RandomModelResult write_random_model(const ModelConfig& cfg_in, const RandomMode
       stdv = read_hf_image_norm(opt.tokenizer_dir, "image_std", stdv);
     }
     write_vision_metadata(w, cfg, name, mean, stdv);
+    write_file_type(w, opt.vision_type);
     w.set("edgevl.random_weights", GgufValue::boolean(true));
     w.set("edgevl.random_seed", GgufValue::u64(opt.seed));
     write_file(mmproj_out, res.plan.vision, w, opt, 1, pool);
