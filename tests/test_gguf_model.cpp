@@ -167,6 +167,32 @@ TEST_P(GgufFixture, ConvertedPairServesEveryHfTensorBitExactly) {
   std::remove(mmproj.c_str());
 }
 
+TEST_P(GgufFixture, LegacyClipFfnNamesAreReadBack) {
+  // Files from llama.cpp's early Qwen2-VL surgery script call fc1 "ffn_down": the reader
+  // must recognise the layout by shape and serve the same HF tensors.
+  REQUIRE_FIXTURES();
+  const std::string dir = edgevl_test::fixture(GetParam());
+  const std::string text = edgevl_test::temp_dir() + "/" + GetParam() + ".legacy.gguf";
+  const std::string mmproj = edgevl_test::temp_dir() + "/" + GetParam() + ".legacy.mmproj.gguf";
+  GgufConvertOptions opt;
+  opt.keep_source_types = true;
+  opt.legacy_clip_ffn_names = true;
+  convert_hf_to_gguf(dir, text, mmproj, opt);
+  const bool qwen2 = ModelConfig::load(dir).vision.arch == VisionArch::Qwen2VL;
+  GgufFile vf(mmproj);
+  const GgufTensorInfo* up = nullptr;
+  for (const auto& ti : vf.tensor_infos())
+    if (ti.name == "v.blk.0.ffn_up.weight") up = &ti;
+  ASSERT_NE(up, nullptr);
+  EXPECT_EQ(up->ne[1] == 32, qwen2) << "Qwen2-VL: ffn_up holds fc2 [embed 32 out]; Qwen2.5-VL is unchanged";
+  SafetensorsModel st(dir);
+  GgufModelSource gs(text, mmproj);
+  expect_same_tensors(st, gs);
+  expect_same_config(ModelConfig::load(dir), gs.config());
+  std::remove(text.c_str());
+  std::remove(mmproj.c_str());
+}
+
 TEST_P(GgufFixture, QuantizedConversionKeepsValuesClose) {
   REQUIRE_FIXTURES();
   const std::string dir = edgevl_test::fixture(GetParam());

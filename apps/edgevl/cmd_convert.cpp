@@ -27,6 +27,8 @@ int cmd_convert(int argc, char** argv) {
   app.add_option("--out", out, "output prefix: writes PREFIX.gguf and PREFIX-mmproj.gguf")->required();
   app.add_option("--type", type, "text weights: q4_0, q8_0, f16, bf16 or f32");
   app.add_option("--vision-type", vision_type, "vision weights: f16, bf16, q8_0, q4_0 or f32");
+  bool legacy = false;
+  app.add_flag("--legacy-clip-names", legacy, "Qwen2-VL mmproj with fc1/fc2 named as llama.cpp builds before mid-2025 expect");
   app.add_option("--embed-type", embed_type, "token embedding and lm_head (default: --type), e.g. q8_0 or f16 beside --type q4_0");
   try {
     app.parse(argc, argv);
@@ -38,6 +40,7 @@ int cmd_convert(int argc, char** argv) {
     std::fprintf(stderr, "edgevl convert: error: unknown type (use q4_0, q8_0, f16, bf16 or f32)\n");
     return 2;
   }
+  opt.legacy_clip_ffn_names = legacy;
   if (!embed_type.empty()) {
     edgevl::DType e;
     if (!parse_type(embed_type, e)) {

@@ -274,6 +274,7 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& text_out, con
     }
     if (mmproj_out.empty()) continue;
     if (std::string g = gguf_vision_name(hf); !g.empty() && hf.find(".attn.qkv.") == std::string::npos) {
+      if (opt.legacy_clip_ffn_names && cfg.vision.arch == VisionArch::Qwen2VL) g = swap_ffn_name(g);
       vision_jobs.push_back({g, pick_type(t, t.shape, opt.vision_type, opt.keep_source_types), t.shape, &t, 0, -1});
     } else if (hf.find(".attn.qkv.") != std::string::npos) {
       // Split into q, k, v as llama.cpp does.

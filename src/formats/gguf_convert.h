@@ -18,6 +18,9 @@ struct GgufConvertOptions {
   // token_embd and output (lm_head) when set, else text_type: llama-quantize's
   // --token-embedding-type / --output-tensor-type (e.g. q4_0 layers with an 8-bit lm_head).
   std::optional<DType> embed_type;
+  // Qwen2-VL only: name fc1 "ffn_down" and fc2 "ffn_up" as llama.cpp's surgery script did
+  // before mid-2025, for llama.cpp builds of that time (newer ones and edgevl read both).
+  bool legacy_clip_ffn_names = false;
   bool keep_source_types = false;   // store every tensor in its checkpoint type (bit-exact; for tests)
   std::string name;                 // general.name (default: the directory's name)
 };

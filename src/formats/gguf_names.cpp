@@ -125,6 +125,19 @@ std::string hf_vision_name(const std::string& gguf, VisionArch arch) {
   return r;
 }
 
+bool has_legacy_ffn_names(const GgufFile& f, VisionArch arch, int64_t embed_dim) {
+  if (arch != VisionArch::Qwen2VL) return false;
+  const GgufTensorInfo* up = info_of(f, "v.blk.0.ffn_up.weight");
+  return up && up->ne.size() == 2 && up->ne[0] != embed_dim && up->ne[1] == embed_dim;
+}
+
+std::string swap_ffn_name(const std::string& g) {
+  std::string r = g;
+  if (size_t p = r.find(".ffn_up."); p != std::string::npos) return r.replace(p, 8, ".ffn_down.");
+  if (size_t p = r.find(".ffn_down."); p != std::string::npos) return r.replace(p, 10, ".ffn_up.");
+  return r;
+}
+
 // ---------------------------------------------------------------------------------------
 // Metadata
 
@@ -268,7 +281,8 @@ VisionConfig vision_config_from_gguf(const GgufFile& f) {
   v.temporal_patch_size = info_of(f, "v.patch_embd.weight.1") ? 2 : 1;
   const GgufTensorInfo* up = info_of(f, "v.blk.0.ffn_up.weight");
   if (!up || up->ne.size() != 2) fail_format(f.path() + ": missing matrix 'v.blk.0.ffn_up.weight'");
-  v.mlp_hidden = static_cast<int>(up->ne[1]);
+  // ne[0] is the input width: embed_dim for fc1, the MLP width for a legacy-named fc2.
+  v.mlp_hidden = static_cast<int>(has_legacy_ffn_names(f, v.arch, v.embed_dim) ? up->ne[0] : up->ne[1]);
   v.hidden_act = v.arch == VisionArch::Qwen25VL ? "silu" : "quick_gelu";
   if (f.has_key(kClipProjectionDim)) {
     v.out_hidden_size = static_cast<int>(f.get_int_in(kClipProjectionDim, 1, kBig));
@@ -333,6 +347,7 @@ void GgufModelSource::map_vision() {
     }
   };
   std::set<std::string> qkv_blocks;
+  const bool legacy_ffn = has_legacy_ffn_names(f, vc.arch, vc.embed_dim);
   for (const auto& ti : f.tensor_infos()) {
     std::string idx, tail;
     if (match("v.blk.{N}.attn_q", ti.name, &idx, &tail) || match("v.blk.{N}.attn_k", ti.name, &idx, &tail) ||
@@ -340,7 +355,7 @@ void GgufModelSource::map_vision() {
       qkv_blocks.insert(idx + tail);
       continue;
     }
-    const std::string hf = hf_vision_name(ti.name, vc.arch);
+    const std::string hf = hf_vision_name(legacy_ffn ? swap_ffn_name(ti.name) : ti.name, vc.arch);
     if (hf.empty()) continue;
     if (const TensorRef* t = get(ti.name))
       add(hf, *t, ti.name);

@@ -114,6 +114,12 @@ std::string gguf_text_name(const std::string& hf);
 std::string hf_text_name(const std::string& gguf);
 std::string gguf_vision_name(const std::string& hf);
 std::string hf_vision_name(const std::string& gguf, VisionArch arch);  // ffn_up is fc1 or up_proj
+// llama.cpp's Qwen2-VL surgery script before mid-2025 named fc1 "ffn_down" and fc2 "ffn_up"
+// (its clip loader read them that way; newer llama.cpp swaps such files back by shape).
+// True when this Qwen2-VL mmproj is laid out so: ffn_up's input width is not embed_dim.
+bool has_legacy_ffn_names(const GgufFile& mmproj, VisionArch arch, int64_t embed_dim);
+// ffn_up <-> ffn_down in a vision tensor name (both directions of the legacy naming).
+std::string swap_ffn_name(const std::string& gguf);
 
 // general.file_type, llama.cpp's llama_ftype of a file whose matrices are mostly `t`
 // (ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_BF16 32). llama.cpp's clip
