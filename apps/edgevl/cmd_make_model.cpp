@@ -58,11 +58,12 @@ int cmd_make_model(int argc, char** argv) {
   uint64_t seed = 0;
   int layers = 0, vision_layers = 0, threads = 0;
   float stddev = 0.02f;
-  bool quiet = false;
+  bool quiet = false, legacy = false;
   std::string names;
   for (const auto& n : edgevl::random_model_preset_names()) names += (names.empty() ? "" : "|") + n;
   app.add_option("--preset", preset, "model shape: " + names)->required();
   app.add_option("--type", type, "text weights: q4_0|q8_0|f16|bf16|f32");
+  app.add_flag("--legacy-clip-names", legacy, "Qwen2-VL mmproj with fc1/fc2 named as llama.cpp builds before mid-2025 expect");
   app.add_option("--vision-type", vision_type, "vision weights: f16|q8_0 (also bf16|f32|q4_0); the patch kernel stays float");
   app.add_option("--out", out, "output prefix: writes PREFIX.gguf and PREFIX-mmproj.gguf")->required();
   app.add_option("--seed", seed, "random seed (the files are a pure function of the seed and the options)");
@@ -78,6 +79,7 @@ int cmd_make_model(int argc, char** argv) {
     return app.exit(e);
   }
   edgevl::RandomModelOptions opt;
+  opt.legacy_clip_ffn_names = legacy;
   if (!parse_type(type, &opt.text_type)) {
     std::fprintf(stderr, "edgevl make-model: unknown --type '%s' (q4_0, q8_0, f16, bf16, f32)\n", type.c_str());
     return 2;

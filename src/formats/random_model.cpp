@@ -343,6 +343,8 @@ RandomModelResult write_random_model(const ModelConfig& cfg_in, const RandomMode
   }
   RandomModelResult res;
   res.plan = plan_random_model(cfg, opt.text_type, opt.vision_type);
+  if (opt.legacy_clip_ffn_names && cfg.vision.arch == VisionArch::Qwen2VL)
+    for (auto& t : res.plan.vision) t.name = swap_ffn_name(t.name);
   ThreadPool pool(opt.n_threads > 0 ? opt.n_threads : default_thread_count());
   const std::string name = opt.name.empty() ? "edgevl-random" : opt.name;
   {

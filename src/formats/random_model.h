@@ -60,6 +60,7 @@ struct RandomModelOptions {
   std::string tokenizer_dir;  // HF directory whose tokenizer.json / tokenizer_config.json /
                               // preprocessor_config.json are copied in (empty: no tokenizer)
   std::string name;           // general.name (default "edgevl-random")
+  bool legacy_clip_ffn_names = false;  // Qwen2-VL: fc1/fc2 named as early-2025 llama.cpp (GgufConvertOptions)
   int n_threads = 0;          // 0 = all cores
   // Called after each tensor is written: (file index 0 = text / 1 = mmproj, tensors done, tensors in that file).
   std::function<void(int, size_t, size_t)> progress;
