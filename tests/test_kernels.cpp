@@ -103,6 +103,34 @@ TEST_P(MatmulVsReference, OddShapes) {
   }
 }
 
+TEST_P(MatmulVsReference, LongPrefillShapes) {
+  // M >= 32: the sgemm path (float weights; block-quantized ones where the CPU lacks an
+  // int8 dot product) or the int8 tiles; either way within its own bound of the f32
+  // reference: float rounding, or the activation quantization bound as above.
+  const DType t = GetParam();
+  ThreadPool pool(2);
+  const int64_t M = 37, N = 45, K = 160;
+  auto x = randn(M * K, 5);
+  auto w = randn(N * K, 6, 0.3f);
+  auto bias = randn(N, 7);
+  OwnedMatrix m = make_matrix(t, N, K, w);
+  std::vector<float> y(M * N), yr(M * N);
+  matmul(x.data(), M, m.W, bias.data(), y.data(), pool);
+  matmul_reference(x.data(), M, m.W, bias.data(), yr.data());
+  std::vector<int8_t> q(K);
+  std::vector<float> d(2 * (K / 32)), wrow(K);
+  for (int64_t i = 0; i < M; ++i) {
+    quantize_act_reference(x.data() + i * K, q.data(), d.data(), K);
+    for (int64_t n = 0; n < N; ++n) {
+      dequantize_row(m.W, n, wrow.data());
+      double bound = 1e-4;
+      if (dtype_block_size(t) > 1)
+        for (int64_t k = 0; k < K; ++k) bound += std::fabs(wrow[k]) * d[k / 32] * 0.5;
+      ASSERT_LE(std::fabs(y[i * N + n] - yr[i * N + n]), bound) << dtype_name(t) << " m=" << i << " n=" << n;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulVsReference,
                          ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
@@ -146,6 +174,12 @@ TEST(Dot, EveryRowWideningMatchesDequantizeRow) {
       dequantize_row(m.W, 1, ref.data());
       dequantize_row_fast(m.W, 1, got.data());
       ASSERT_EQ(got, ref) << "dequantize_row_fast " << dtype_name(t);
+      if (t == DType::F32) continue;
+      for (const auto& tab : qdot_tables_available()) {
+        std::fill(got.begin(), got.end(), -1.0f);
+        (t == DType::Q8_0 ? tab.q8_0_row : tab.q4_0_row)(m.W.row(1), got.data(), k);
+        ASSERT_EQ(got, ref) << tab.name << " " << dtype_name(t) << " k=" << k;  // d·q, one rounding
+      }
     }
   }
 }

@@ -139,6 +139,9 @@ void dequantize_row_fast(const WeightMatrix& W, int64_t r, float* out) {
   const DotTable& t = dot_table_best();
   if (W.type == DType::F16 && t.f16_row) return t.f16_row(W.row(r), out, W.cols);
   if (W.type == DType::BF16 && t.bf16_row) return t.bf16_row(W.row(r), out, W.cols);
+  const QDotTable& q = qdot_table_best();
+  if (W.type == DType::Q8_0 && q.q8_0_row && W.cols % kQK == 0) return q.q8_0_row(W.row(r), out, W.cols);
+  if (W.type == DType::Q4_0 && q.q4_0_row && W.cols % kQK == 0) return q.q4_0_row(W.row(r), out, W.cols);
   dequantize_row(W, r, out);
 }
 
@@ -158,10 +161,26 @@ static bool gemm_disabled() {
   return off;
 }
 
+// Long prefills on block-quantized weights go to sgemm on widened f32 panels unless the CPU
+// has an int8 dot-product instruction our kernels use (ARM dotprod: 4x the multiply-adds of
+// an f32 FMA per instruction). With AVX2 maddubs the int8 tiles are no faster than sgemm
+// (2B q4_0 pp196 on a Zen 3 VM: ~44 vs ~49 tok/s, q8_0 ~39 vs ~44), and f32 activations are
+// more exact than int8 ones. Decode (M = 1) always stays on the int8 kernels.
+static bool quantized_prefill_via_gemm() {
+#if defined(__aarch64__)
+  return !cpu_features().dotprod;
+#else
+  return true;
+#endif
+}
+constexpr int64_t kQuantGemmMinRows = 32;
+
 void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool) {
-  // Many rows (prefill, vision) on float weights: compute-bound, sgemm on f32 panels.
-  // Block-quantized weights keep their int8 kernels (llama.cpp's numerics).
+  // Many rows (prefill, vision): compute-bound, sgemm on f32 panels.
   if (M >= kGemmMinRows && dtype_is_float(W.type) && !gemm_disabled() && matmul_gemm(x, M, W, bias, y, pool)) return;
+  if (M >= kQuantGemmMinRows && !dtype_is_float(W.type) && W.cols % kQK == 0 && quantized_prefill_via_gemm() && !gemm_disabled() &&
+      matmul_gemm(x, M, W, bias, y, pool))
+    return;
   if (W.type == DType::Q8_0 || W.type == DType::Q4_0) {
     matmul_quant_with(qdot_table_best(), x, M, W, bias, y, &pool);
     return;

@@ -29,11 +29,16 @@ using QDot4Fn = void (*)(const uint8_t* w, const int8_t* q, int64_t q_stride, co
 using QDot2x4Fn = void (*)(const uint8_t* w0, int64_t w_stride, const int8_t* q, int64_t q_stride, const float* d, int64_t d_stride,
                            int64_t nb, float* out8);
 
+// Widens one Q8_0 / Q4_0 row of k elements to f32 (d·q, exactly dequantize_q8_0/q4_0's
+// values): the panels long prefills hand to sgemm.
+using QRowToF32Fn = void (*)(const uint8_t* w, float* out, int64_t k);
+
 struct QDotTable {
   QuantizeActFn quantize = nullptr;
   QDotFn q8_0 = nullptr, q4_0 = nullptr;
   QDot4Fn q8_0_x4 = nullptr, q4_0_x4 = nullptr;
   QDot2x4Fn q8_0_2x4 = nullptr, q4_0_2x4 = nullptr;
+  QRowToF32Fn q8_0_row = nullptr, q4_0_row = nullptr;
   const char* name = "";
 };
 

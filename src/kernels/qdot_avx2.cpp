@@ -175,6 +175,36 @@ void dot_rows_2x4(const uint8_t* w, int64_t ws, const int8_t* q, int64_t qs, con
   out[7] = hsum(a13) - 8.0f * c1[3];
 }
 
+// d·q per element, 32 per block: int8 -> int32 -> f32, one multiply (the reference's arithmetic).
+void q8_0_row(const uint8_t* w, float* out, int64_t k) {
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    const uint8_t* blk = w + b * sizeof(BlockQ8_0);
+    const __m256 d = _mm256_set1_ps(f16_at(blk));
+    const __m256i q = load32(blk + 2);
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    float* o = out + b * kQK;
+    _mm256_storeu_ps(o, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+    _mm256_storeu_ps(o + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+    _mm256_storeu_ps(o + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+    _mm256_storeu_ps(o + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+  }
+}
+
+void q4_0_row(const uint8_t* w, float* out, int64_t k) {
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    const uint8_t* blk = w + b * sizeof(BlockQ4_0);
+    const __m256 d = _mm256_set1_ps(f16_at(blk));
+    // Nibbles in element order (load_q4), minus 8, as signed bytes.
+    const __m256i q = _mm256_sub_epi8(load_q4(blk + 2), _mm256_set1_epi8(8));
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    float* o = out + b * kQK;
+    _mm256_storeu_ps(o, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+    _mm256_storeu_ps(o + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+    _mm256_storeu_ps(o + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+    _mm256_storeu_ps(o + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+  }
+}
+
 // Same bytes as quantize_act_reference: identical IEEE operations, round to nearest even.
 void quantize_act(const float* x, int8_t* q, float* d, int64_t k) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -221,6 +251,8 @@ QDotTable qdot_table_avx2() {
   t.q4_0_x4 = dot_row_x4<Q4W>;
   t.q8_0_2x4 = dot_rows_2x4<Q8W>;
   t.q4_0_2x4 = dot_rows_2x4<Q4W>;
+  t.q8_0_row = q8_0_row;
+  t.q4_0_row = q4_0_row;
   t.name = "avx2";
   return t;
 }

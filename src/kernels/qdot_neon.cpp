@@ -156,6 +156,31 @@ void dot_rows_2x4(const uint8_t* w, int64_t ws, const int8_t* q, int64_t qs, con
   }
 }
 
+// d·q per element (the reference's arithmetic), 32 per block.
+inline void store_scaled(const int8x16_t q, float d, float* o) {
+  const int16x8_t l = vmovl_s8(vget_low_s8(q)), h = vmovl_s8(vget_high_s8(q));
+  vst1q_f32(o, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(l))), d));
+  vst1q_f32(o + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(l))), d));
+  vst1q_f32(o + 8, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(h))), d));
+  vst1q_f32(o + 12, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(h))), d));
+}
+
+template <typename W>
+void row_to_f32(const uint8_t* w, float* out, int64_t k) {
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    const uint8_t* blk = w + b * W::kBytes;
+    int8x16_t lo, hi;
+    W::load(blk, &lo, &hi);
+    if (W::kOffset) {  // Q4_0 nibbles are stored + 8
+      lo = vsubq_s8(lo, vdupq_n_s8(8));
+      hi = vsubq_s8(hi, vdupq_n_s8(8));
+    }
+    const float d = f16_at(blk);
+    store_scaled(lo, d, out + b * kQK);
+    store_scaled(hi, d, out + b * kQK + 16);
+  }
+}
+
 void quantize_act(const float* x, int8_t* q, float* d, int64_t k) {
   const int64_t nb = k / kQK;
   for (int64_t b = 0; b < nb; ++b) {
@@ -193,6 +218,8 @@ QDotTable qdot_table_neon() {
   t.q4_0_x4 = dot_row_x4<Q4W, PlainDot>;
   t.q8_0_2x4 = dot_rows_2x4<Q8W, PlainDot>;
   t.q4_0_2x4 = dot_rows_2x4<Q4W, PlainDot>;
+  t.q8_0_row = row_to_f32<Q8W>;
+  t.q4_0_row = row_to_f32<Q4W>;
   t.name = "neon";
   return t;
 }
@@ -207,6 +234,8 @@ QDotTable qdot_table_neon_dotprod() {
   t.q4_0_x4 = dot_row_x4<Q4W, SdotDot>;
   t.q8_0_2x4 = dot_rows_2x4<Q8W, SdotDot>;
   t.q4_0_2x4 = dot_rows_2x4<Q4W, SdotDot>;
+  t.q8_0_row = row_to_f32<Q8W>;
+  t.q4_0_row = row_to_f32<Q4W>;
   t.name = "neon_dotprod";
   return t;
 #else

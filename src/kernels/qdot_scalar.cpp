@@ -66,6 +66,9 @@ static void dot_2x4(const uint8_t* w, int64_t ws, const int8_t* q, int64_t q_str
     for (int r = 0; r < 4; ++r) out[i * 4 + r] = Dot(w + i * ws, q + r * q_stride, d + r * d_stride, nb);
 }
 
+static void q8_0_row(const uint8_t* w, float* out, int64_t k) { dequantize_q8_0(w, out, k); }
+static void q4_0_row(const uint8_t* w, float* out, int64_t k) { dequantize_q4_0(w, out, k); }
+
 QDotTable qdot_table_scalar() {
   QDotTable t;
   t.quantize = quantize_act_reference;
@@ -75,6 +78,8 @@ QDotTable qdot_table_scalar() {
   t.q4_0_x4 = dot_x4<dot_q4_0>;
   t.q8_0_2x4 = dot_2x4<dot_q8_0>;
   t.q4_0_2x4 = dot_2x4<dot_q4_0>;
+  t.q8_0_row = q8_0_row;
+  t.q4_0_row = q4_0_row;
   t.name = "scalar";
   return t;
 }
