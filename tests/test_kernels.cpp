@@ -61,6 +61,25 @@ OwnedMatrix make_matrix(DType t, int64_t rows, int64_t cols, const std::vector<f
   return m;
 }
 
+// |y - yr| <= 1e-4 (+ sum_k |w_k| * d_x(block) / 2 when `quantized`: the rounding bound of
+// the int8-quantized activations) for every output of y = x·Wᵀ (yr: the f32 reference).
+void expect_within_activation_bound(const std::vector<float>& x, const WeightMatrix& W, const std::vector<float>& y,
+                                    const std::vector<float>& yr, int64_t M, bool quantized) {
+  const int64_t N = W.rows, K = W.cols;
+  std::vector<int8_t> q(K);
+  std::vector<float> d(2 * (K / 32)), wrow(K);
+  for (int64_t i = 0; i < M; ++i) {
+    if (quantized) quantize_act_reference(x.data() + i * K, q.data(), d.data(), K);
+    for (int64_t n = 0; n < N; ++n) {
+      dequantize_row(W, n, wrow.data());
+      double bound = 1e-4;
+      if (quantized)
+        for (int64_t k = 0; k < K; ++k) bound += std::fabs(wrow[k]) * d[k / 32] * 0.5;
+      ASSERT_LE(std::fabs(y[i * N + n] - yr[i * N + n]), bound) << dtype_name(W.type) << " m=" << i << " n=" << n << " K=" << K;
+    }
+  }
+}
+
 }  // namespace
 
 class MatmulVsReference : public ::testing::TestWithParam<DType> {};
@@ -88,17 +107,7 @@ TEST_P(MatmulVsReference, OddShapes) {
       std::vector<float> yq(M * N);
       matmul_quant_reference(x.data(), M, m.W, bias.data(), yq.data());
       ASSERT_LE(edgevl_test::max_abs_diff(y, yq), tol) << dtype_name(t) << " M=" << M << " N=" << N << " K=" << K;
-      std::vector<int8_t> q(K);
-      std::vector<float> d(2 * (K / 32)), wrow(K);
-      for (int64_t i = 0; i < M; ++i) {
-        quantize_act_reference(x.data() + i * K, q.data(), d.data(), K);
-        for (int64_t n = 0; n < N; ++n) {
-          dequantize_row(m.W, n, wrow.data());
-          double bound = 1e-4;
-          for (int64_t k = 0; k < K; ++k) bound += std::fabs(wrow[k]) * d[k / 32] * 0.5;
-          ASSERT_LE(std::fabs(y[i * N + n] - yr[i * N + n]), bound) << dtype_name(t) << " m=" << i << " n=" << n << " K=" << K;
-        }
-      }
+      expect_within_activation_bound(x, m.W, y, yr, M, true);
     }
   }
 }
@@ -117,18 +126,7 @@ TEST_P(MatmulVsReference, LongPrefillShapes) {
   std::vector<float> y(M * N), yr(M * N);
   matmul(x.data(), M, m.W, bias.data(), y.data(), pool);
   matmul_reference(x.data(), M, m.W, bias.data(), yr.data());
-  std::vector<int8_t> q(K);
-  std::vector<float> d(2 * (K / 32)), wrow(K);
-  for (int64_t i = 0; i < M; ++i) {
-    quantize_act_reference(x.data() + i * K, q.data(), d.data(), K);
-    for (int64_t n = 0; n < N; ++n) {
-      dequantize_row(m.W, n, wrow.data());
-      double bound = 1e-4;
-      if (dtype_block_size(t) > 1)
-        for (int64_t k = 0; k < K; ++k) bound += std::fabs(wrow[k]) * d[k / 32] * 0.5;
-      ASSERT_LE(std::fabs(y[i * N + n] - yr[i * N + n]), bound) << dtype_name(t) << " m=" << i << " n=" << n;
-    }
-  }
+  expect_within_activation_bound(x, m.W, y, yr, M, dtype_block_size(t) > 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulVsReference,

@@ -175,18 +175,21 @@ void dot_rows_2x4(const uint8_t* w, int64_t ws, const int8_t* q, int64_t qs, con
   out[7] = hsum(a13) - 8.0f * c1[3];
 }
 
-// d·q per element, 32 per block: int8 -> int32 -> f32, one multiply (the reference's arithmetic).
+// o[0..32) = d · q for 32 signed bytes: int8 -> int32 -> f32, one multiply (the reference's arithmetic).
+inline void store_scaled(__m256i q, __m256 d, float* o) {
+  const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+  _mm256_storeu_ps(o, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+  _mm256_storeu_ps(o + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+  _mm256_storeu_ps(o + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+  _mm256_storeu_ps(o + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+}
+
 void q8_0_row(const uint8_t* w, float* out, int64_t k) {
   for (int64_t b = 0; b < k / kQK; ++b) {
     const uint8_t* blk = w + b * sizeof(BlockQ8_0);
     const __m256 d = _mm256_set1_ps(f16_at(blk));
     const __m256i q = load32(blk + 2);
-    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-    float* o = out + b * kQK;
-    _mm256_storeu_ps(o, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
-    _mm256_storeu_ps(o + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
-    _mm256_storeu_ps(o + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
-    _mm256_storeu_ps(o + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+    store_scaled(q, d, out + b * kQK);
   }
 }
 
@@ -196,12 +199,7 @@ void q4_0_row(const uint8_t* w, float* out, int64_t k) {
     const __m256 d = _mm256_set1_ps(f16_at(blk));
     // Nibbles in element order (load_q4), minus 8, as signed bytes.
     const __m256i q = _mm256_sub_epi8(load_q4(blk + 2), _mm256_set1_epi8(8));
-    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-    float* o = out + b * kQK;
-    _mm256_storeu_ps(o, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
-    _mm256_storeu_ps(o + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
-    _mm256_storeu_ps(o + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
-    _mm256_storeu_ps(o + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+    store_scaled(q, d, out + b * kQK);
   }
 }
 
