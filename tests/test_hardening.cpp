@@ -254,7 +254,9 @@ TEST(Hardening, AbortDuringEncode) {
 
   std::atomic<int64_t> abort_at_ns{0};
   std::thread aborter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Late enough to land in the vision attention (seconds long), past the patchify
+    // and patch embedding of 25600 patches, even on a loaded machine.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     abort_at_ns = std::chrono::steady_clock::now().time_since_epoch().count();
     s.abort();
   });
@@ -315,25 +317,33 @@ TEST(Hardening, AbortDoesNotCarryOver) {
 TEST(Hardening, AbortDuringPrefillRestoresKvCache) {
   REQUIRE_FIXTURES();
   SessionParams sp = params();
-  sp.max_context = 4096;
+  sp.max_context = 16384;
   Session s(tiny(), sp);
   s.chat(text("hello"));
   const State before = state(s);
-  // A long prompt (several prefill chunks); the cancel comes from another thread while
-  // the prefill runs, or before it: either way nothing of it stays.
+  // A long prompt (~12k tokens, dozens of prefill chunks); the cancel comes from another
+  // thread while the prefill runs: nothing of the turn stays.
   std::string longtext;
-  for (int i = 0; i < 600; ++i) longtext += "word" + std::to_string(i) + " ";
+  for (int i = 0; i < 2000; ++i) longtext += "word" + std::to_string(i) + " ";
   std::atomic<bool> cancel{false};
+  std::atomic<int64_t> cancel_at_ns{0};
   TurnOptions opt;
   opt.cancel = &cancel;
   std::thread t([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    cancel_at_ns = std::chrono::steady_clock::now().time_since_epoch().count();
     cancel = true;
   });
-  ErrorCode code = code_of([&] { s.chat(text(longtext), sp.generation, nullptr, opt); });
+  TurnResult r;
+  ErrorCode code = code_of([&] { r = s.chat(text(longtext), sp.generation, nullptr, opt); });
+  const int64_t done_ns = std::chrono::steady_clock::now().time_since_epoch().count();
   t.join();
-  if (code == ErrorCode(0)) GTEST_SKIP() << "the prefill finished before the cancel (machine too fast for this check)";
+  if (code == ErrorCode(0))
+    GTEST_SKIP() << "the prefill (" << r.stats.prefill_ms << " ms) finished before the cancel: machine too fast for this check";
   EXPECT_EQ(code, ErrorCode::kAborted);
+  const double latency_ms = (done_ns - cancel_at_ns.load()) / 1e6;
+  std::printf("abort latency during prefill: %.1f ms\n", latency_ms);
+  EXPECT_LT(latency_ms, 100.0);
   EXPECT_TRUE(state(s) == before);
 }
 

@@ -83,6 +83,7 @@ void attend_tile(const AttentionArgs& a, int h, int64_t i0, TileState& st, bool 
   std::fill(st.l.begin(), st.l.end(), 0.0f);
   const int64_t keys = visible_keys(a, i0 + qt - 1);  // the tile's last row sees the most
   for (int64_t j0 = 0; j0 < keys; j0 += kAttentionTileK) {
+    if (a.cancel) a.cancel->check("attention");  // a key tile is microseconds of work
     const int64_t kt = std::min(kAttentionTileK, keys - j0);
     const float* k = a.k + j0 * a.kv_stride + int64_t(kvh) * hd;
     const float* v = a.v + j0 * a.kv_stride + int64_t(kvh) * hd;
@@ -139,13 +140,8 @@ void attention_tiled(const AttentionArgs& a, ThreadPool& pool, bool use_gemm) {
   std::atomic<int64_t> next{0};
   pool.run([&](int, int) {
     TileState st(a.head_dim);
-    for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
-      if (a.cancel && a.cancel->requested()) {
-        next.store(tasks);  // the other threads stop at their next tile
-        a.cancel->check("attention");
-      }
+    for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;)
       attend_tile(a, static_cast<int>(t % a.n_head), (t / a.n_head) * kAttentionTileQ, st, blas, dot);
-    }
   });
 }
 
