@@ -237,6 +237,26 @@ TEST(Hardening, RemoveTurnsLeavesNoOrphanImEnd) {
   EXPECT_EQ(a.tokens, b.tokens);
 }
 
+TEST(Hardening, EvictionLeavesNoOrphanImEnd) {
+  REQUIRE_FIXTURES();
+  SessionParams sp = params();
+  sp.max_context = 96;
+  sp.overflow = OverflowPolicy::DropOldest;
+  TurnOptions prefill;
+  prefill.generate = false;
+  std::string longer;
+  for (int i = 0; i < 35; ++i) longer += "apple pear ";
+  Session s(tiny(), sp);
+  s.chat(text("first question"), sp.generation, nullptr, prefill);  // leaves the reply open
+  TurnResult a = s.chat(text(longer));                                 // evicts the open turn
+  EXPECT_EQ(a.stats.turns_evicted, 1);
+  Session fresh(tiny(), sp);
+  TurnResult b = fresh.chat(text(longer));
+  EXPECT_EQ(s.history(), fresh.history()) << "the evicted turn's open reply was closed anyway";
+  EXPECT_EQ(s.positions().back().pos, fresh.positions().back().pos);
+  EXPECT_EQ(a.tokens, b.tokens);
+}
+
 // ---- cancellation ----------------------------------------------------------------------
 
 // A 2240x2240 image at a raised budget: 6400 tokens, 25600 patches, seconds of vision

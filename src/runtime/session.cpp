@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <functional>
 
@@ -116,7 +117,25 @@ std::string Session::cache_key(const ImageU8& img) const {
          ":" + std::to_string(p.min_pixels) + ":" + std::to_string(p.max_pixels);
 }
 
+std::unique_lock<std::timed_mutex> Session::take_pool(const Cancel& cancel) {
+  std::unique_lock<std::timed_mutex> lk(pool_mu_, std::defer_lock);
+  while (!lk.try_lock_for(std::chrono::milliseconds(5))) cancel.check("waiting for a background image encode");
+  return lk;
+}
+
+void Session::run_on_pool(const std::function<void()>& fn) {
+  auto lk = take_pool(Cancel());
+  pool_.run([&](int i, int) {
+    if (i) fn();
+  });
+}
+
 std::shared_ptr<const ImageEmbedding> Session::image_embedding(const ImageU8& img, bool* was_cached, const Cancel& cancel) {
+  auto lk = take_pool(cancel);
+  return encode_cached(img, was_cached, cancel);
+}
+
+std::shared_ptr<const ImageEmbedding> Session::encode_cached(const ImageU8& img, bool* was_cached, const Cancel& cancel) {
   return image_cache_.get_or_compute(
       cache_key(img),
       [&] {
@@ -137,8 +156,8 @@ void Session::prepare_image(std::shared_ptr<const ImageU8> img) {
 }
 
 void Session::background_loop() {
-  // One thread, no pool of its own: the session's pool belongs to chat(), and a
-  // background encode must not take the cores a running reply needs.
+  // No pool of its own: the session's pool when it is free, else this thread alone (a
+  // background encode must not take the cores a running reply needs).
   ThreadPool single(1);
   const Cancel stop(&bg_stop_);
   for (;;) {
@@ -154,9 +173,10 @@ void Session::background_loop() {
       const std::string key = cache_key(*img);
       ImageCache::Claim claim = image_cache_.claim(key);  // from now on a chat() waits for this encode
       if (!claim) continue;                               // cached, or a chat() is encoding it
+      std::unique_lock<std::timed_mutex> pool(pool_mu_, std::try_to_lock);
       image_cache_.fulfil(key, claim, [&] {
         ++images_encoded_total_;
-        return model_->encode_image(*img, effective_preprocess(), single, stop);
+        return model_->encode_image(*img, effective_preprocess(), pool.owns_lock() ? pool_ : single, stop);
       });
     } catch (...) {
       // Not cached: a chat() waiting for it gets the error, a later one encodes it again.
@@ -195,7 +215,7 @@ void Session::append_image(Pending& seg, const ContentPart& part, TurnStats& st,
                                           std::to_string(params_.max_context) + " tokens (raise max_context or lower max_image_tokens)");
   bool cached = false;
   const double t0 = now_ms();
-  auto emb = image_embedding(img, &cached, cancel);
+  auto emb = encode_cached(img, &cached, cancel);
   st.image_encode_ms += now_ms() - t0;
   st.images++;
   st.images_encoded += cached ? 0 : 1;
@@ -343,7 +363,10 @@ void Session::prefill_uncached(const Cancel& cancel, float* hidden_last) {
   }
 }
 
-void Session::sync_cache() { prefill_uncached(Cancel(), nullptr); }
+void Session::sync_cache() {
+  auto lk = take_pool(Cancel());
+  prefill_uncached(Cancel(), nullptr);
+}
 
 void Session::rebuild_cache() {
   cache_.truncate(0);
@@ -504,6 +527,7 @@ TurnResult Session::chat(const Message& msg, const GenerationParams& gen, const 
     }
   } unregister{*this};
   const Cancel cancel(opt.cancel, &aborted);
+  auto pool_lock = take_pool(cancel);
 
   if (gen.max_new_tokens < 0) fail(ErrorCode::kInvalidArgument, "max_new_tokens must be >= 0");
   sampler_.reset(gen.sampling);

@@ -157,11 +157,12 @@ class Session {
   // Encodes (or finds in the cache) the embedding of an image with the session's pool.
   std::shared_ptr<const ImageEmbedding> image_embedding(const ImageU8& img, bool* was_cached = nullptr,
                                                         const Cancel& cancel = Cancel());
-  // Queues an image for encoding in the background (one worker thread per session,
-  // started on first use, single-threaded so it never competes with a chat() for the
-  // pool; joined in ~Session). A chat() that needs the image before the worker has
-  // started on it encodes it itself; once started, chat() waits for it. Thread-safe
-  // with respect to a running chat() of this session.
+  // Queues an image for encoding in the background: one worker thread per session,
+  // started on first use, joined in ~Session (which cancels its encode). The worker
+  // uses the session's pool when no chat() holds it, else encodes on its own thread
+  // alone; there is never a second pool. A chat() that starts while the worker holds the
+  // pool waits for that encode (cancellably); one that needs an image the worker has
+  // not started on encodes it itself. Thread-safe with respect to a running chat().
   void prepare_image(std::shared_ptr<const ImageU8> img);
   // The preprocessing this session applies (model or params, size overrides, and the
   // image-token budget folded into max_pixels).
@@ -171,11 +172,7 @@ class Session {
 
   // Runs fn once on each worker thread of the session's pool (not the caller's), e.g.
   // to pin them to CPUs.
-  void run_on_pool(const std::function<void()>& fn) {
-    pool_.run([&](int i, int) {
-      if (i) fn();
-    });
-  }
+  void run_on_pool(const std::function<void()>& fn);
 
   // Versioned binary save of the conversation (tokens, positions, turns, template,
   // image embeddings); load validates everything, then recomputes the KV cache. A
@@ -215,12 +212,17 @@ class Session {
   Snapshot snapshot() const;
   void restore(const Snapshot& s);
   void background_loop();
+  // The pool runs one job at a time: a chat()/sync_cache() or a background encode.
+  // Waits for it, polling `cancel`.
+  std::unique_lock<std::timed_mutex> take_pool(const Cancel& cancel);
+  std::shared_ptr<const ImageEmbedding> encode_cached(const ImageU8& img, bool* was_cached, const Cancel& cancel);
   std::string cache_key(const ImageU8& img) const;
   int64_t keep_tokens() const;
 
   std::shared_ptr<const Model> model_;
   SessionParams params_;
   ThreadPool pool_;
+  std::timed_mutex pool_mu_;  // held by whoever runs jobs on pool_
   KvCache cache_;
   Sampler sampler_;
   ChatTemplate tmpl_;
