@@ -293,6 +293,15 @@ TEST(Hardening, AbortDuringEncode) {
   std::printf("abort latency during encode: %.1f ms\n", latency_ms);
   EXPECT_LT(latency_ms, 100.0);
   EXPECT_TRUE(state(s) == before) << "an aborted run leaves the conversation as it was";
+  // The next run is unaffected: bit-identical to a session that never saw the abort.
+  Session twin(tiny(), sp);
+  twin.chat(text("warm up"));
+  const auto small = noise_image(280, 224, 8);
+  TurnResult x = s.chat(message_from_tagged_text("user", "<image>And this?", {small}));
+  TurnResult y = twin.chat(message_from_tagged_text("user", "<image>And this?", {small}));
+  EXPECT_EQ(x.tokens, y.tokens);
+  EXPECT_EQ(s.history(), twin.history());
+  EXPECT_EQ(s.last_logits(), twin.last_logits());
 }
 
 TEST(Hardening, AbortDoesNotCarryOver) {
@@ -501,4 +510,23 @@ TEST(Hardening, Utf8FlushIsNotAToken) {
   EXPECT_EQ(r.unstreamed_tail, "\xef\xbf\xbd");
   EXPECT_EQ(r.text, "\xef\xbf\xbd\xef\xbf\xbd");
   EXPECT_EQ(r.finish, FinishReason::Length);
+}
+
+// keep_history = false restores the conversation but leaves the run's logits readable
+// (the C API's logits mode reads them after the run).
+TEST(Hardening, KeepHistoryFalseKeepsTheRunsLogits) {
+  REQUIRE_FIXTURES();
+  Session a(tiny(), params()), b(tiny(), params());
+  a.chat(text("one"));
+  b.chat(text("one"));
+  const State before = state(a);
+  TurnOptions peek;
+  peek.generate = false;
+  peek.keep_history = false;
+  a.chat(text("two"), params().generation, nullptr, peek);
+  EXPECT_TRUE(state(a) == before);
+  TurnOptions prefill;
+  prefill.generate = false;
+  b.chat(text("two"), params().generation, nullptr, prefill);
+  EXPECT_EQ(a.last_logits(), b.last_logits());
 }

@@ -581,7 +581,11 @@ TurnResult Session::chat(const Message& msg, const GenerationParams& gen, const 
     restore(snap);
     throw;
   }
-  if (!opt.keep_history) restore(snap);
+  if (!opt.keep_history) {
+    std::vector<float> logits = std::move(logits_);  // the run's result stays readable
+    restore(snap);
+    logits_ = std::move(logits);
+  }
   r.stats.kv_tokens = cache_.size();
   r.stats.peak_rss_bytes = peak_rss_bytes();
   return r;
