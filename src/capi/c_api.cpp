@@ -469,7 +469,8 @@ edgevl_status edgevl_set_chat_template(edgevl_session* session, const char* syst
                                        const char* prompt_postfix) {
   return guarded([&] {
     BusyGuard busy(checked(session));
-    ChatTemplate t = ChatTemplate::chatml(session->session->params().system_prompt);
+    const auto& sp = session->session->params().system_prompt;
+    ChatTemplate t = sp ? ChatTemplate::chatml(*sp) : ChatTemplate::model_default(session->session->model().config());
     if (system_prompt) t.system_block = system_prompt;
     if (prompt_prefix) t.user_prefix = prompt_prefix;
     if (prompt_postfix) t.user_postfix = prompt_postfix;

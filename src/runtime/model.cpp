@@ -67,7 +67,7 @@ ImageEmbedding Model::encode_image(const ImageU8& img, const PreprocessConfig& p
   PixelPatches px = preprocess_image(img, pre);
   e.preprocess_ms = now_ms() - t0;
   t0 = now_ms();
-  e.embeds = vision_->encode(px.data.data(), px.grid_t, px.grid_h, px.grid_w, pool);
+  e.embeds = vision_->encode(px.data.data(), px.grid_t, px.grid_h, px.grid_w, pool, &e.deepstack);
   e.encode_ms = now_ms() - t0;
   const int m = cfg_.vision.spatial_merge_size;
   e.grid_t = px.grid_t;

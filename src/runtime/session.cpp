@@ -25,6 +25,11 @@ ChatTemplate ChatTemplate::chatml(const std::string& system_prompt) {
   return t;
 }
 
+ChatTemplate ChatTemplate::model_default(const ModelConfig& cfg) {
+  if (cfg.template_default_system) return chatml(kDefaultSystemPrompt);
+  return ChatTemplate{};  // no system block unless the conversation brings one
+}
+
 Message message_from_tagged_text(const std::string& role, const std::string& text,
                                  const std::vector<std::shared_ptr<const ImageU8>>& images) {
   static const std::string kTag = "<image>";
@@ -82,12 +87,14 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
   if (params_.max_context < 16 || params_.max_context > (int64_t(1) << 20))
     fail(ErrorCode::kInvalidArgument, "session: max_context must be between 16 and 1048576 tokens (got " + std::to_string(params_.max_context) + ")");
   if (params_.n_threads < 0 || params_.n_threads > 1024) fail(ErrorCode::kInvalidArgument, "session: n_threads must be between 0 and 1024");
-  if (params_.fixed_size < 0 || params_.fixed_size % 28 != 0 || params_.fixed_size > 4096)
-    fail(ErrorCode::kInvalidArgument, "session: fixed image size must be a multiple of 28 up to 4096 (got " + std::to_string(params_.fixed_size) + ")");
+  const int factor = model_->config().vision.patch_size * model_->config().vision.spatial_merge_size;  // 28 or 32
+  if (params_.fixed_size < 0 || params_.fixed_size % factor != 0 || params_.fixed_size > 4096)
+    fail(ErrorCode::kInvalidArgument, "session: fixed image size must be a multiple of " + std::to_string(factor) +
+                                          " (patch size x merge size) up to 4096 (got " + std::to_string(params_.fixed_size) + ")");
   if (params_.generation.max_new_tokens < 0) fail(ErrorCode::kInvalidArgument, "session: max_new_tokens must be >= 0");
   cache_ = model_->decoder().make_cache(params_.max_context);
   logits_.resize(model_->decoder().vocab_size());
-  tmpl_ = ChatTemplate::chatml(params_.system_prompt);
+  tmpl_ = params_.system_prompt ? ChatTemplate::chatml(*params_.system_prompt) : ChatTemplate::model_default(model_->config());
 }
 
 Session::~Session() {
@@ -286,19 +293,21 @@ void Session::prefill_pending(const std::vector<int32_t>& ids, const std::vector
   if (n == 0) return;
   const int H = model_->decoder().hidden_size();
   std::vector<float> x(n * H);
+  std::vector<DeepStackRows> deepstack;  // Qwen3-VL: every image prefilled here gets its features
   int64_t i = 0;
   for (const auto& span : spans) {
     model_->decoder().embed(ids.data() + i, span.offset - i, x.data() + i * H);
     std::memcpy(x.data() + span.offset * H, span.emb->embeds.data(), sizeof(float) * span.emb->embeds.size());
+    if (!span.emb->deepstack.empty()) deepstack.push_back({span.offset, span.emb->n_tokens, 0, &span.emb->deepstack});
     i = span.offset + span.emb->n_tokens;
   }
   model_->decoder().embed(ids.data() + i, n - i, x.data() + i * H);
   if (hidden_last) {
     std::vector<float> hidden(n * H);
-    model_->decoder().forward(x.data(), n, cells.data(), cache_, pool_, logits_.data(), hidden.data());
+    model_->decoder().forward(x.data(), n, cells.data(), cache_, pool_, logits_.data(), hidden.data(), deepstack);
     std::memcpy(hidden_last, hidden.data() + (n - 1) * H, sizeof(float) * H);
   } else {
-    model_->decoder().forward(x.data(), n, cells.data(), cache_, pool_, logits_.data());
+    model_->decoder().forward(x.data(), n, cells.data(), cache_, pool_, logits_.data(), nullptr, deepstack);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,14 +55,18 @@ struct ChatTemplate {
   std::string user_prefix = "<|im_start|>user\n";
   std::string user_postfix = "<|im_end|>\n<|im_start|>assistant\n";
   static ChatTemplate chatml(const std::string& system_prompt);
+  // What the model's official template renders without a system message: Qwen2-VL and
+  // Qwen2.5-VL add kDefaultSystemPrompt, Qwen3-VL adds no system block.
+  static ChatTemplate model_default(const ModelConfig& cfg);
 };
+inline constexpr const char* kDefaultSystemPrompt = "You are a helpful assistant.";
 
 struct SessionParams {
   int64_t max_context = 4096;  // KV cache capacity in tokens
   int64_t n_keep = -1;         // tokens never evicted; -1 = the system block
   OverflowPolicy overflow = OverflowPolicy::Error;
   int n_threads = 0;           // 0 = all cores
-  std::string system_prompt = "You are a helpful assistant.";
+  std::optional<std::string> system_prompt;  // unset = the model's default (ChatTemplate::model_default)
   GenerationParams generation;
   PreprocessConfig preprocess;  // used when use_model_preprocess is false
   bool use_model_preprocess = true;

@@ -7,8 +7,10 @@
 // str system_block, str user_prefix, str user_postfix, u8 has_system, u8 reply_open,
 // i64 system_len, i32 next_pos, u64 n, n × (i32 id, i32 t, i32 h, i32 w, u8 source,
 // i32 turn), u64 n_turns, n_turns × i64 begin, u64 n_images, n_images × (i64 offset,
-// i32 grid_t, grid_h, grid_w, merged_h, merged_w, i64 n_tokens, f32 × n_tokens·hidden),
-// u64 checksum of everything before it.
+// i32 grid_t, grid_h, grid_w, merged_h, merged_w, i64 n_tokens, f32 × n_tokens·hidden,
+// [version >= 2: u32 n_deepstack, n_deepstack × f32 × n_tokens·hidden]),
+// u64 checksum of everything before it. Version 2 added the DeepStack features (Qwen3-VL);
+// version 1 files (no DeepStack) still load.
 #include <cstring>
 
 #include "core/error.h"
@@ -20,7 +22,7 @@ namespace edgevl {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'D', 'G', 'E', 'V', 'L', 'S', '\0'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 
 uint64_t fnv1a(const uint8_t* p, size_t n) {
   uint64_t h = 1469598103934665603ull;
@@ -123,6 +125,8 @@ void Session::save(const std::string& path) const {
     for (int v : {e.grid_t, e.grid_h, e.grid_w, e.merged_h, e.merged_w}) w.put<int32_t>(v);
     w.put<int64_t>(e.n_tokens);
     w.raw(e.embeds.data(), e.embeds.size() * sizeof(float));
+    w.put<uint32_t>(static_cast<uint32_t>(e.deepstack.size()));
+    for (const auto& f : e.deepstack) w.raw(f.data(), f.size() * sizeof(float));
   }
   const uint64_t sum = fnv1a(reinterpret_cast<const uint8_t*>(w.bytes().data()), w.bytes().size());
   w.put<uint64_t>(sum);
@@ -139,7 +143,7 @@ void Session::load(const std::string& path) {
   char magic[8];
   r.raw(magic, 8, "magic");
   const uint32_t version = r.get<uint32_t>("version");
-  if (version != kVersion) fail(ErrorCode::kUnsupported, path + ": session file version " + std::to_string(version) + " (this build reads " + std::to_string(kVersion) + ")");
+  if (version != kVersion && version != 1) fail(ErrorCode::kUnsupported, path + ": session file version " + std::to_string(version) + " (this build reads " + std::to_string(kVersion) + ")");
   const std::string fp = r.str("model fingerprint");
   if (fp != fingerprint(*model_)) fail(ErrorCode::kInvalidArgument, path + ": saved with another model (" + fp + "), this session runs " + fingerprint(*model_));
   ChatTemplate t;
@@ -199,6 +203,18 @@ void Session::load(const std::string& path) {
     if (uint64_t(e->n_tokens) * H * 4 > f.size() - r.offset()) r.bad("image " + std::to_string(i) + " embeddings truncated");
     e->embeds.resize(size_t(e->n_tokens) * H);
     r.raw(e->embeds.data(), e->embeds.size() * sizeof(float), "image embeddings");
+    if (version >= 2) {
+      const uint32_t nd = r.get<uint32_t>("DeepStack count");
+      if (nd != 0 && nd != model_->config().vision.deepstack_visual_indexes.size())
+        r.bad("image " + std::to_string(i) + " has " + std::to_string(nd) + " DeepStack features, the model uses " +
+              std::to_string(model_->config().vision.deepstack_visual_indexes.size()));
+      e->deepstack.resize(nd);
+      for (auto& feat : e->deepstack) {
+        if (uint64_t(e->n_tokens) * H * 4 > f.size() - r.offset()) r.bad("image " + std::to_string(i) + " DeepStack features truncated");
+        feat.resize(size_t(e->n_tokens) * H);
+        r.raw(feat.data(), feat.size() * sizeof(float), "DeepStack features");
+      }
+    }
     last_end = off + e->n_tokens;
     images.push_back({off, e});
   }
