@@ -277,7 +277,9 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& text_out, con
     const bool split_qkv = hf.find(".attn.qkv.") != std::string::npos && cfg.vision.arch != VisionArch::Qwen3VL;
     if (std::string g = gguf_vision_name(hf, cfg.vision.deepstack_visual_indexes); !g.empty() && !split_qkv) {
       if (opt.legacy_clip_ffn_names && cfg.vision.arch == VisionArch::Qwen2VL) g = swap_ffn_name(g);
-      vision_jobs.push_back({g, pick_type(t, t.shape, opt.vision_type, opt.keep_source_types), t.shape, &t, 0, -1});
+      // llama.cpp keeps learned position tables f32 (conversion/base.py, V_ENC_EMBD_POS).
+      const DType want = g == "v.position_embd.weight" ? DType::F32 : opt.vision_type;
+      vision_jobs.push_back({g, pick_type(t, t.shape, want, opt.keep_source_types), t.shape, &t, 0, -1});
     } else if (split_qkv) {
       // Split into q, k, v as llama.cpp does.
       if (t.shape[0] % 3) fail_format(dir + ": tensor '" + hf + "' rows are not a multiple of 3");

@@ -284,7 +284,13 @@ void plan_qwen3_vision(Planner& vp, const VisionConfig& v, const Norm& norm) {
   using Init = RandomTensor::Init;
   const int64_t d = v.embed_dim, m = v.mlp_hidden, md = d * v.spatial_merge_size * v.spatial_merge_size;
   vp.vec("v.patch_embd.bias", d);
-  vp.mat("v.position_embd.weight", {v.num_position_embeddings, d});
+  {
+    RandomTensor pos;  // f32 whatever the vision type, as llama.cpp's converter keeps it
+    pos.name = "v.position_embd.weight";
+    pos.type = DType::F32;
+    pos.shape = {v.num_position_embeddings, d};
+    vp.out->push_back(pos);
+  }
   for (int i = 0; i < v.depth; ++i) {
     const std::string b = "v.blk." + std::to_string(i) + ".";
     norm(b + "ln1");
