@@ -404,6 +404,28 @@ TEST(Qwen3VLSession, ThirdTurnWithANewImageEqualsFullRecompute) {
   std::printf("[qwen3-vl session] third turn with a new image: cached vs full recompute logits %.2g\n", d);
 }
 
+// Eviction (DropOldest) on a small context: the turn that stays is recomputed at its new
+// positions with its DeepStack features and equals a fresh conversation holding only it.
+TEST(Qwen3VLSession, EvictionEqualsAFreshConversation) {
+  REQUIRE_FIXTURES();
+  SessionParams sp = session_params();
+  sp.max_context = 300;  // one sq448 image turn (~210 tokens) fits, two do not
+  sp.overflow = OverflowPolicy::DropOldest;
+  Session s(qwen3(), sp);
+  GenerationParams g4 = greedy16();
+  g4.max_new_tokens = 4;
+  s.chat(message_from_tagged_text("user", "<image>Describe this image.", {image("demo_sq448.png")}), g4, nullptr);
+  const Message m2 = message_from_tagged_text("user", "<image>Describe this image.", {image("tall_sq448.png")});
+  TurnResult r = s.chat(m2, GenerationParams{}, nullptr, prefill_only());
+  EXPECT_EQ(r.stats.turns_evicted, 1);
+  Session fresh(qwen3(), session_params());
+  fresh.chat(m2, GenerationParams{}, nullptr, prefill_only());
+  EXPECT_EQ(s.history(), fresh.history());
+  EXPECT_LE(rel_diff(s.last_logits().data(), fresh.last_logits(), fresh.last_logits().size()), 1e-5f);
+  // And both are the tall_sq448 golden.
+  EXPECT_LE(rel_diff(fresh.last_logits(), golden("tall_sq448.turn1.last_logits.npy")), kTol);
+}
+
 // ---- GGUF in llama.cpp's Qwen3-VL naming ---------------------------------------------------
 
 namespace {
