@@ -167,3 +167,16 @@ TEST(Qwen3VLCli, ChatJsonTwoTurnsAndTextOnly) {
   EXPECT_EQ(turns[0]["tokens"], m["cases"]["text_only"]["greedy_ids"]);
   EXPECT_EQ(turns[0]["prompt_tokens"], 25);  // no system block
 }
+
+// The RKLLM demo's positional form on a Qwen3-VL directory uses its 448x448 convention
+// (392 would be refused: not a multiple of 32), read from the stats line on stderr.
+TEST(Qwen3VLCli, DemoUsesThe448Convention) {
+  REQUIRE_FIXTURES();
+  const std::string dir = fixture("tiny-qwen3-vl");
+  CliRun r = run_cli("demo " + fixture("images/demo.jpg") + " " + dir + " " + dir + " 2 1024 2", "0\nexit\n");
+  const std::string err = edgevl::read_text_file(edgevl_test::temp_dir() + "/q3_cli_stderr.txt");
+  EXPECT_EQ(r.status, 0) << err;
+  EXPECT_NE(err.find("image encode"), std::string::npos) << err;
+  // Preset 0 is "<image>What is in the image?": 196 image tokens + 16 template/text tokens.
+  EXPECT_NE(err.find("prefill 212 tok"), std::string::npos) << err;
+}
