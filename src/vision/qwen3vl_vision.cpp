@@ -8,7 +8,6 @@
 #include <string>
 
 #include "core/error.h"
-#include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "vision/pos_embed_interp.h"
 #include "vision/vision_layers.h"
