@@ -144,8 +144,10 @@ typedef struct edgevl_session_params {
   edgevl_sampling_params sampling;
   int32_t max_new_tokens;     /* per reply (default 512) */
   int32_t ignore_eos;         /* 1: do not stop at <|im_end|> */
-  const char* system_prompt;  /* NULL = "You are a helpful assistant." */
-  int32_t image_fixed_size;   /* >0: on-device preprocessing, pad to square + resize to N x N */
+  const char* system_prompt;  /* NULL = the model's default: "You are a helpful assistant." (Qwen2-VL,
+                                 Qwen2.5-VL), no system block (Qwen3-VL) */
+  int32_t image_fixed_size;   /* >0: on-device preprocessing, pad to square + resize to N x N; N a multiple of
+                                 patch x merge size (28; 32 for Qwen3-VL, e.g. 448) */
   int64_t image_min_pixels;   /* 0 = the model's preprocessor_config.json */
   int64_t image_max_pixels;   /* 0 = the model's preprocessor_config.json */
   int64_t image_max_input_pixels; /* decoded images larger than this are refused (default 64 Mpx) */

@@ -13,6 +13,11 @@ int64_t image_pixel_cap(const std::string& model_dir, int64_t max_tokens) {
   if (!f) return budget;  // a GGUF or unusual layout: the budget alone
   nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return budget;
+  // One image token covers (patch x merge)^2 pixels: 28x28, or 32x32 for Qwen3-VL.
+  int64_t patch = 14, merge = 2;
+  if (j.contains("patch_size") && j["patch_size"].is_number_integer()) patch = std::clamp<int64_t>(j["patch_size"].get<int64_t>(), 1, 1024);
+  if (j.contains("merge_size") && j["merge_size"].is_number_integer()) merge = std::clamp<int64_t>(j["merge_size"].get<int64_t>(), 1, 16);
+  const int64_t budget_px = max_tokens * patch * merge * patch * merge;
   // Same precedence as the processor: size.{shortest,longest}_edge, then
   // size.{min,max}_pixels, then top-level min_pixels/max_pixels.
   int64_t lo = 0, hi = 0;
@@ -27,9 +32,9 @@ int64_t image_pixel_cap(const std::string& model_dir, int64_t max_tokens) {
   }
   take(j, "min_pixels", lo);
   take(j, "max_pixels", hi);
-  if (hi > 0 && hi <= budget) return 0;
+  if (hi > 0 && hi <= budget_px) return 0;
   // Never below the model's minimum, which the processor requires max_pixels to respect.
-  return std::max(budget, lo);
+  return std::max(budget_px, lo);
 }
 
 }  // namespace edgevl_server

@@ -200,10 +200,15 @@ int run_chat(const ChatOptions& o) {
   sp.n_keep = o.n_keep;
   sp.overflow = o.evict ? EDGEVL_OVERFLOW_DROP_OLDEST : EDGEVL_OVERFLOW_ERROR;
   sp.n_threads = o.threads;
-  sp.system_prompt = o.system.c_str();
+  sp.system_prompt = o.system_given ? o.system.c_str() : nullptr;
   sp.max_new_tokens = o.max_new_tokens;
   sp.ignore_eos = o.ignore_eos;
   sp.image_fixed_size = o.fixed_size;
+  if (o.fixed_size < 0) {  // the on-device convention of RKLLM's demos: 14 merged tokens a side
+    edgevl_model_info info = edgevl_model_info_default();
+    edgevl_model_get_info(model, &info);
+    sp.image_fixed_size = std::string(info.architecture).rfind("Qwen3VL", 0) == 0 ? 448 : 392;
+  }
   sp.image_min_pixels = o.min_pixels;
   sp.image_max_pixels = o.max_pixels;
   sp.sampling.temperature = o.temp;

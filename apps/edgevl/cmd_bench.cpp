@@ -20,7 +20,7 @@ int cmd_bench(int argc, char** argv) {
   app.add_option("--mmproj", p.mmproj, "vision (mmproj) .gguf, required with a .gguf model");
   app.add_option("-p,--n-prompt", p.n_prompt, "prefill length in tokens (0 = skip)");
   app.add_option("-n,--n-gen", p.n_gen, "decode steps (0 = skip)");
-  app.add_option("--image-size", p.image_size, "synthetic image side in pixels, a multiple of 28 (0 = skip the image tests)");
+  app.add_option("--image-size", p.image_size, "synthetic image side in pixels, a multiple of patch x merge (28; 32 for Qwen3-VL); 0 = skip the image tests; default: 392 (448 for Qwen3-VL)");
   app.add_option("-r,--repetitions", p.reps, "repetitions of each test");
   app.add_option("-t,--threads", p.n_threads, "threads (0 = all cores)");
   app.add_option("--decode-context", p.decode_context, "tokens prefilled before the decode steps");

@@ -17,12 +17,12 @@
 namespace edgevl_cli {
 
 int cmd_chat(int argc, char** argv) {
-  CLI::App app{"Chat about an image with a Qwen2-VL / Qwen2.5-VL model (multi-turn, streaming)", "edgevl chat"};
+  CLI::App app{"Chat about an image with a Qwen2-VL / Qwen2.5-VL / Qwen3-VL model (multi-turn, streaming)", "edgevl chat"};
   ChatOptions o;
   app.add_option("-m,--model", o.model, "Hugging Face model directory (or text-model .gguf)")->required();
   app.add_option("--mmproj", o.mmproj, "vision .gguf (with a .gguf model)");
   app.add_option("-i,--image", o.image, "image to talk about (JPEG/PNG/BMP/GIF)");
-  app.add_option("--fixed-size", o.fixed_size, "on-device preprocessing: pad to square, resize to N x N (multiple of 28), e.g. 392");
+  app.add_option("--fixed-size", o.fixed_size, "on-device preprocessing: pad to square, resize to N x N (a multiple of patch x merge: 28, or 32 for Qwen3-VL), e.g. 392 or 448");
   app.add_option("--min-pixels", o.min_pixels, "HF processor: minimum pixels after resize");
   app.add_option("--max-pixels", o.max_pixels, "HF processor: maximum pixels after resize");
   app.add_flag("--json", o.json, "one JSON object per turn (non-interactive use)");
@@ -39,13 +39,15 @@ int cmd_chat(int argc, char** argv) {
   app.add_option("--keep", o.n_keep, "with --evict: tokens never evicted (-1 = the system prompt)");
   app.add_flag("--evict", o.evict, "when the context is full, drop the oldest turns instead of refusing");
   app.add_option("-t,--threads", o.threads, "threads (0 = all cores)");
-  app.add_option("--system", o.system, "system prompt");
+  CLI::Option* system = app.add_option("--system", o.system,
+                                       "system prompt (default: the model's; Qwen2-VL/2.5-VL \"You are a helpful assistant.\", Qwen3-VL none)");
   app.add_flag("--no-prepare", o.no_prepare, "do not start encoding an image before the question arrives");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  o.system_given = system->count() > 0;
   return run_chat(o);
 }
 
@@ -73,7 +75,7 @@ int cmd_demo(int argc, char** argv) {
     std::fprintf(stderr, "edgevl demo: MAX_NEW_TOKENS, MAX_CONTEXT_LEN and THREADS must be numbers\n");
     return 2;
   }
-  o.fixed_size = 392;  // the demo's preprocessing
+  o.fixed_size = -1;  // the demo's preprocessing: 392x392 (Qwen2-VL, Qwen2.5-VL) or 448x448 (Qwen3-VL)
   return run_chat(o);
 }
 

@@ -40,7 +40,9 @@ bool has_tokenizer(const std::string& dir) {
 // --tokenizer, else the tiny fixture of the same family under $EDGEVL_FIXTURES, else under
 // the fixtures directory beside the source tree this binary was built from.
 std::string find_tokenizer_dir(const std::string& preset) {
-  const std::string tiny = preset.rfind("qwen2.5", 0) == 0 ? "tiny-qwen2.5-vl" : "tiny-qwen2-vl";
+  const std::string tiny = preset.rfind("qwen2.5", 0) == 0 ? "tiny-qwen2.5-vl"
+                           : preset.rfind("qwen3", 0) == 0  ? "tiny-qwen3-vl"
+                                                            : "tiny-qwen2-vl";
   std::vector<std::string> roots;
   if (const char* env = std::getenv("EDGEVL_FIXTURES"); env && *env) roots.push_back(env);
   roots.push_back(EDGEVL_DEFAULT_FIXTURES_DIR);

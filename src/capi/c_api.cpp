@@ -462,7 +462,8 @@ edgevl_status edgevl_set_chat_template(edgevl_session* session, const char* syst
                                        const char* prompt_postfix) {
   return guarded([&] {
     BusyGuard busy(checked(session));
-    ChatTemplate t = ChatTemplate::chatml(session->session->params().system_prompt);
+    const auto& sp = session->session->params().system_prompt;
+    ChatTemplate t = sp ? ChatTemplate::chatml(*sp) : ChatTemplate::model_default(session->session->model().config());
     const std::string sys = system_prompt ? system_prompt : "", pre = prompt_prefix ? prompt_prefix : "",
                       post = prompt_postfix ? prompt_postfix : "";
     t.set_rkllm(system_prompt ? &sys : nullptr, prompt_prefix ? &pre : nullptr, prompt_postfix ? &post : nullptr);

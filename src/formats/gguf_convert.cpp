@@ -273,10 +273,14 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& text_out, con
       continue;
     }
     if (mmproj_out.empty()) continue;
-    if (std::string g = gguf_vision_name(hf); !g.empty() && hf.find(".attn.qkv.") == std::string::npos) {
+    // llama.cpp splits Qwen2/2.5-VL's fused qkv into attn_q/k/v but keeps Qwen3-VL's fused.
+    const bool split_qkv = hf.find(".attn.qkv.") != std::string::npos && cfg.vision.arch != VisionArch::Qwen3VL;
+    if (std::string g = gguf_vision_name(hf, cfg.vision.deepstack_visual_indexes); !g.empty() && !split_qkv) {
       if (opt.legacy_clip_ffn_names && cfg.vision.arch == VisionArch::Qwen2VL) g = swap_ffn_name(g);
-      vision_jobs.push_back({g, pick_type(t, t.shape, opt.vision_type, opt.keep_source_types), t.shape, &t, 0, -1});
-    } else if (hf.find(".attn.qkv.") != std::string::npos) {
+      // llama.cpp keeps learned position tables f32 (conversion/base.py, V_ENC_EMBD_POS).
+      const DType want = g == "v.position_embd.weight" ? DType::F32 : opt.vision_type;
+      vision_jobs.push_back({g, pick_type(t, t.shape, want, opt.keep_source_types), t.shape, &t, 0, -1});
+    } else if (split_qkv) {
       // Split into q, k, v as llama.cpp does.
       if (t.shape[0] % 3) fail_format(dir + ": tensor '" + hf + "' rows are not a multiple of 3");
       const int64_t c3 = t.shape[0] / 3;
@@ -288,7 +292,7 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& text_out, con
       for (int p = 0; p < 3; ++p)
         vision_jobs.push_back({base + ".attn_" + parts[p] + tail, pick_type(t, shape, opt.vision_type, opt.keep_source_types), shape, &t,
                                p * c3, -1});
-    } else if (hf == "visual.patch_embed.proj.weight") {
+    } else if (hf == "visual.patch_embed.proj.weight" || hf == "model.visual.patch_embed.proj.weight") {
       if (t.shape.size() != 5 || t.shape[2] != 2)
         fail(ErrorCode::kUnsupported, dir + ": patch kernel " + t.shape_str() + " is not [out, c, 2, kh, kw] (llama.cpp splits exactly 2 frames)");
       const std::vector<int64_t> half = {t.shape[0], t.shape[1], t.shape[3], t.shape[4]};

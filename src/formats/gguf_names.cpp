@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -26,22 +27,21 @@ const Pair kText[] = {
     {"model.layers.{N}.self_attn.k_proj", "blk.{N}.attn_k"},
     {"model.layers.{N}.self_attn.v_proj", "blk.{N}.attn_v"},
     {"model.layers.{N}.self_attn.o_proj", "blk.{N}.attn_output"},
+    {"model.layers.{N}.self_attn.q_norm", "blk.{N}.attn_q_norm"},  // Qwen3
+    {"model.layers.{N}.self_attn.k_norm", "blk.{N}.attn_k_norm"},
     {"model.layers.{N}.post_attention_layernorm", "blk.{N}.ffn_norm"},
     {"model.layers.{N}.mlp.gate_proj", "blk.{N}.ffn_gate"},
     {"model.layers.{N}.mlp.up_proj", "blk.{N}.ffn_up"},
     {"model.layers.{N}.mlp.down_proj", "blk.{N}.ffn_down"},
 };
 
-// Vision, both architectures; the ffn names depend on the architecture (see hf_vision_name).
+// Vision, all architectures; the ffn and merger names depend on the architecture (see hf_vision_name).
 const Pair kVisionCommon[] = {
     {"visual.patch_embed.proj", "v.patch_embd"},  // bias only: the weight is split in two (special)
     {"visual.blocks.{N}.norm1", "v.blk.{N}.ln1"},
     {"visual.blocks.{N}.norm2", "v.blk.{N}.ln2"},
-    {"visual.blocks.{N}.attn.qkv", "v.blk.{N}.attn_qkv"},  // only if a file keeps qkv fused
+    {"visual.blocks.{N}.attn.qkv", "v.blk.{N}.attn_qkv"},  // Qwen3-VL; Qwen2/2.5 only if a file keeps qkv fused
     {"visual.blocks.{N}.attn.proj", "v.blk.{N}.attn_out"},
-    {"visual.merger.ln_q", "v.post_ln"},
-    {"visual.merger.mlp.0", "mm.0"},
-    {"visual.merger.mlp.2", "mm.2"},
 };
 const Pair kVisionQwen2[] = {
     {"visual.blocks.{N}.mlp.fc1", "v.blk.{N}.ffn_up"},
@@ -51,6 +51,25 @@ const Pair kVisionQwen25[] = {
     {"visual.blocks.{N}.mlp.gate_proj", "v.blk.{N}.ffn_gate"},
     {"visual.blocks.{N}.mlp.up_proj", "v.blk.{N}.ffn_up"},
     {"visual.blocks.{N}.mlp.down_proj", "v.blk.{N}.ffn_down"},
+};
+const Pair kVisionQwen2Merger[] = {  // Qwen2-VL and Qwen2.5-VL
+    {"visual.merger.ln_q", "v.post_ln"},
+    {"visual.merger.mlp.0", "mm.0"},
+    {"visual.merger.mlp.2", "mm.2"},
+};
+const Pair kVisionQwen3[] = {
+    {"visual.pos_embed", "v.position_embd"},
+    {"visual.blocks.{N}.mlp.linear_fc1", "v.blk.{N}.ffn_up"},
+    {"visual.blocks.{N}.mlp.linear_fc2", "v.blk.{N}.ffn_down"},
+    {"visual.merger.norm", "v.post_ln"},
+    {"visual.merger.linear_fc1", "mm.0"},
+    {"visual.merger.linear_fc2", "mm.2"},
+};
+// DeepStack merger K <-> v.deepstack.B with B = deepstack_visual_indexes[K].
+const Pair kVisionDeepstack[] = {
+    {"visual.deepstack_merger_list.{N}.norm", "v.deepstack.{N}.norm"},
+    {"visual.deepstack_merger_list.{N}.linear_fc1", "v.deepstack.{N}.fc1"},
+    {"visual.deepstack_merger_list.{N}.linear_fc2", "v.deepstack.{N}.fc2"},
 };
 
 // name == prefix + digits + suffix + (".weight" | ".bias")?  Fills the index and the tail.
@@ -109,20 +128,56 @@ const GgufTensorInfo* info_of(const GgufFile& f, const std::string& name) {
 std::string gguf_text_name(const std::string& hf) { return lookup(kText, canonical_hf(hf), true); }
 std::string hf_text_name(const std::string& gguf) { return lookup(kText, gguf, false); }
 
-std::string gguf_vision_name(const std::string& hf_in) {
+namespace {
+
+// A DeepStack name with its index translated through `to` (K -> B or B -> K); "" if outside.
+std::string deepstack_name(const std::string& name, bool from_hf, const std::vector<int>& ds) {
+  std::string idx, tail;
+  for (const auto& e : kVisionDeepstack) {
+    if (!match(from_hf ? e.hf : e.gguf, name, &idx, &tail)) continue;
+    const int i = std::stoi(idx);
+    int j = -1;
+    if (from_hf) {
+      if (i < int(ds.size())) j = ds[i];
+    } else {
+      for (size_t k = 0; k < ds.size(); ++k)
+        if (ds[k] == i) j = int(k);
+    }
+    return j < 0 ? "" : fill(from_hf ? e.gguf : e.hf, std::to_string(j), tail);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string gguf_vision_name(const std::string& hf_in, const std::vector<int>& deepstack_blocks) {
   const std::string hf = canonical_hf(hf_in);
   if (hf == "visual.patch_embed.proj.weight") return "";
   std::string r = lookup(kVisionCommon, hf, true);
   if (r.empty()) r = lookup(kVisionQwen2, hf, true);
   if (r.empty()) r = lookup(kVisionQwen25, hf, true);
+  if (r.empty()) r = lookup(kVisionQwen2Merger, hf, true);
+  if (r.empty()) r = lookup(kVisionQwen3, hf, true);
+  if (r.empty()) r = deepstack_name(hf, true, deepstack_blocks);
   return r;
 }
 
-std::string hf_vision_name(const std::string& gguf, VisionArch arch) {
+std::string hf_vision_name(const std::string& gguf, VisionArch arch, const std::vector<int>& deepstack_blocks) {
   if (gguf == "v.patch_embd.weight" || gguf == "v.patch_embd.weight.1") return "";
   std::string r = lookup(kVisionCommon, gguf, false);
-  if (r.empty()) r = arch == VisionArch::Qwen2VL ? lookup(kVisionQwen2, gguf, false) : lookup(kVisionQwen25, gguf, false);
-  return r;
+  if (!r.empty()) return r;
+  switch (arch) {
+    case VisionArch::Qwen2VL:
+      r = lookup(kVisionQwen2, gguf, false);
+      return r.empty() ? lookup(kVisionQwen2Merger, gguf, false) : r;
+    case VisionArch::Qwen25VL:
+      r = lookup(kVisionQwen25, gguf, false);
+      return r.empty() ? lookup(kVisionQwen2Merger, gguf, false) : r;
+    case VisionArch::Qwen3VL:
+      r = lookup(kVisionQwen3, gguf, false);
+      return r.empty() ? deepstack_name(gguf, false, deepstack_blocks) : r;
+  }
+  return "";
 }
 
 bool has_legacy_ffn_names(const GgufFile& f, VisionArch arch, int64_t embed_dim) {
@@ -154,22 +209,64 @@ void write_file_type(GgufWriter& w, DType t) {
   w.set(gguf_key::kFileType, GgufValue::u32(ft));
 }
 
+namespace {
+
+std::string text_key(const std::string& arch, const char* suffix) { return arch + "." + suffix; }
+
+}  // namespace
+
 void write_text_metadata(GgufWriter& w, const ModelConfig& c, const std::string& name) {
   using namespace gguf_key;
   const TextConfig& t = c.text;
-  w.set(kArchitecture, GgufValue::string(kTextArch));
+  const bool q3 = c.vision.arch == VisionArch::Qwen3VL;
+  const std::string arch = q3 ? kTextArchQwen3VL : kTextArch;
+  auto key = [&](const char* suffix) { return text_key(arch, suffix); };
+  w.set(kArchitecture, GgufValue::string(arch));
   if (!name.empty()) w.set(kName, GgufValue::string(name));
-  w.set(kContextLength, GgufValue::u32(static_cast<uint32_t>(t.max_position_embeddings)));
-  w.set(kEmbeddingLength, GgufValue::u32(static_cast<uint32_t>(t.hidden_size)));
-  w.set(kBlockCount, GgufValue::u32(static_cast<uint32_t>(t.num_layers)));
-  w.set(kFeedForwardLength, GgufValue::u32(static_cast<uint32_t>(t.intermediate_size)));
-  w.set(kHeadCount, GgufValue::u32(static_cast<uint32_t>(t.num_heads)));
-  w.set(kHeadCountKv, GgufValue::u32(static_cast<uint32_t>(t.num_kv_heads)));
-  if (t.head_dim * t.num_heads != t.hidden_size) w.set(kKeyLength, GgufValue::u32(static_cast<uint32_t>(t.head_dim)));
-  w.set(kRopeFreqBase, GgufValue::f32(t.rope_theta));
-  w.set(kRmsEps, GgufValue::f32(t.rms_norm_eps));
-  w.set(kRopeSections, GgufValue::array(std::vector<int32_t>{t.mrope_section[0], t.mrope_section[1], t.mrope_section[2], 0}));
+  w.set(key(kContextLength), GgufValue::u32(static_cast<uint32_t>(t.max_position_embeddings)));
+  w.set(key(kEmbeddingLength), GgufValue::u32(static_cast<uint32_t>(t.hidden_size)));
+  w.set(key(kBlockCount), GgufValue::u32(static_cast<uint32_t>(t.num_layers)));
+  w.set(key(kFeedForwardLength), GgufValue::u32(static_cast<uint32_t>(t.intermediate_size)));
+  w.set(key(kHeadCount), GgufValue::u32(static_cast<uint32_t>(t.num_heads)));
+  w.set(key(kHeadCountKv), GgufValue::u32(static_cast<uint32_t>(t.num_kv_heads)));
+  if (q3 || t.head_dim * t.num_heads != t.hidden_size) {
+    w.set(key(kKeyLength), GgufValue::u32(static_cast<uint32_t>(t.head_dim)));
+    w.set(key(kValueLength), GgufValue::u32(static_cast<uint32_t>(t.head_dim)));
+  }
+  w.set(key(kRopeFreqBase), GgufValue::f32(t.rope_theta));
+  w.set(key(kRmsEps), GgufValue::f32(t.rms_norm_eps));
+  w.set(key(kRopeSections), GgufValue::array(std::vector<int32_t>{t.mrope_section[0], t.mrope_section[1], t.mrope_section[2], 0}));
+  if (q3) w.set(key(kNumDeepstackLayers), GgufValue::u32(static_cast<uint32_t>(c.vision.deepstack_visual_indexes.size())));
 }
+
+namespace {
+
+// The keys llama.cpp's converter writes for a Qwen3-VL mmproj (conversion/qwen3vl.py).
+void write_qwen3_vision_metadata(GgufWriter& w, const ModelConfig& c, const std::array<float, 3>& mean, const std::array<float, 3>& stdv) {
+  using namespace gguf_key;
+  const VisionConfig& v = c.vision;
+  w.set("general.description", GgufValue::string("image encoder for Qwen3-VL"));
+  w.set("clip.has_text_encoder", GgufValue::boolean(false));
+  w.set(kClipProjectorType, GgufValue::string(kProjectorQwen3VL));
+  w.set("clip.use_gelu", GgufValue::boolean(true));
+  const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(v.num_position_embeddings))));
+  w.set(kClipImageSize, GgufValue::u32(static_cast<uint32_t>(side * v.patch_size)));
+  w.set(kClipPatchSize, GgufValue::u32(static_cast<uint32_t>(v.patch_size)));
+  w.set(kClipEmbeddingLength, GgufValue::u32(static_cast<uint32_t>(v.embed_dim)));
+  w.set(kClipFeedForwardLength, GgufValue::u32(static_cast<uint32_t>(v.mlp_hidden)));
+  w.set(kClipProjectionDim, GgufValue::u32(static_cast<uint32_t>(v.out_hidden_size)));
+  w.set(kClipBlockCount, GgufValue::u32(static_cast<uint32_t>(v.depth)));
+  w.set(kClipHeadCount, GgufValue::u32(static_cast<uint32_t>(v.num_heads)));
+  w.set(kClipLayerNormEps, GgufValue::f32(v.norm_eps));
+  w.set(kClipImageMean, GgufValue::array(std::vector<float>(mean.begin(), mean.end())));
+  w.set(kClipImageStd, GgufValue::array(std::vector<float>(stdv.begin(), stdv.end())));
+  w.set(kClipSpatialMergeSize, GgufValue::u32(static_cast<uint32_t>(v.spatial_merge_size)));
+  std::vector<uint8_t> is_ds(static_cast<size_t>(v.depth), 0);
+  for (int b : v.deepstack_visual_indexes) is_ds[static_cast<size_t>(b)] = 1;
+  w.set(kClipIsDeepstack, GgufValue::numeric_array(GgufType::BOOL, is_ds.data(), is_ds.size()));
+}
+
+}  // namespace
 
 void write_vision_metadata(GgufWriter& w, const ModelConfig& c, const std::string& name, const std::array<float, 3>& mean,
                            const std::array<float, 3>& stdv, int image_size) {
@@ -181,6 +278,10 @@ void write_vision_metadata(GgufWriter& w, const ModelConfig& c, const std::strin
   w.set(kArchitecture, GgufValue::string(kClipArch));
   if (!name.empty()) w.set(kName, GgufValue::string(name));
   w.set(kClipHasVision, GgufValue::boolean(true));
+  if (v.arch == VisionArch::Qwen3VL) {
+    write_qwen3_vision_metadata(w, c, mean, stdv);
+    return;
+  }
   const bool q25 = v.arch == VisionArch::Qwen25VL;
   // Keys that llama.cpp's clip loader required before its mtmd rewrite (builds of early
   // 2025 refuse a file without them; newer ones ignore them): a description, the encoder
@@ -220,11 +321,21 @@ void write_vision_metadata(GgufWriter& w, const ModelConfig& c, const std::strin
 TextConfig text_config_from_gguf(const GgufFile& f) {
   using namespace gguf_key;
   const std::string arch = f.architecture();
-  if (arch != kTextArch)
-    fail(ErrorCode::kUnsupported, f.path() + ": general.architecture is '" + arch + "', expected '" + kTextArch +
-                                      "' (a Qwen2-VL / Qwen2.5-VL text model)");
+  if (arch != kTextArch && arch != kTextArchQwen3VL)
+    fail(ErrorCode::kUnsupported, f.path() + ": general.architecture is '" + arch + "', expected '" + kTextArch + "' or '" +
+                                      kTextArchQwen3VL + "' (a Qwen2-VL / Qwen2.5-VL / Qwen3-VL text model)");
+  const auto k = [&](const char* suffix) { return text_key(arch, suffix); };
+  const std::string kEmbeddingLength = k(gguf_key::kEmbeddingLength), kBlockCount = k(gguf_key::kBlockCount),
+                    kHeadCount = k(gguf_key::kHeadCount), kHeadCountKv = k(gguf_key::kHeadCountKv),
+                    kFeedForwardLength = k(gguf_key::kFeedForwardLength), kContextLength = k(gguf_key::kContextLength),
+                    kRmsEps = k(gguf_key::kRmsEps), kRopeFreqBase = k(gguf_key::kRopeFreqBase), kKeyLength = k(gguf_key::kKeyLength),
+                    kRopeSections = k(gguf_key::kRopeSections);
   constexpr int64_t kBig = 1 << 24;
   TextConfig t;
+  // Qwen3-VL: q/k norms and no q/k/v biases, as the tensors show; interleaved M-RoPE.
+  t.mrope_interleaved = arch == kTextArchQwen3VL;
+  t.qk_norm = info_of(f, "blk.0.attn_q_norm.weight") != nullptr;
+  t.attention_bias = info_of(f, "blk.0.attn_q.bias") != nullptr;
   t.hidden_size = static_cast<int>(f.get_int_in(kEmbeddingLength, 1, kBig));
   t.num_layers = static_cast<int>(f.get_int_in(kBlockCount, 1, 1024));
   t.num_heads = static_cast<int>(f.get_int_in(kHeadCount, 1, 4096));
@@ -268,8 +379,10 @@ VisionConfig vision_config_from_gguf(const GgufFile& f) {
     v.arch = VisionArch::Qwen2VL;
   else if (proj == kProjectorQwen25VL)
     v.arch = VisionArch::Qwen25VL;
+  else if (proj == kProjectorQwen3VL)
+    v.arch = VisionArch::Qwen3VL;
   else
-    fail(ErrorCode::kUnsupported, f.path() + ": projector type '" + proj + "' is not a Qwen2-VL / Qwen2.5-VL merger");
+    fail(ErrorCode::kUnsupported, f.path() + ": projector type '" + proj + "' is not a Qwen2-VL / Qwen2.5-VL / Qwen3-VL merger");
   constexpr int64_t kBig = 1 << 24;
   v.depth = static_cast<int>(f.get_int_in(kClipBlockCount, 1, 1024));
   v.embed_dim = static_cast<int>(f.get_int_in(kClipEmbeddingLength, 1, kBig));
@@ -283,7 +396,21 @@ VisionConfig vision_config_from_gguf(const GgufFile& f) {
   if (!up || up->ne.size() != 2) fail_format(f.path() + ": missing matrix 'v.blk.0.ffn_up.weight'");
   // ne[0] is the input width: embed_dim for fc1, the MLP width for a legacy-named fc2.
   v.mlp_hidden = static_cast<int>(has_legacy_ffn_names(f, v.arch, v.embed_dim) ? up->ne[0] : up->ne[1]);
-  v.hidden_act = v.arch == VisionArch::Qwen25VL ? "silu" : "quick_gelu";
+  v.hidden_act = v.arch == VisionArch::Qwen25VL ? "silu" : v.arch == VisionArch::Qwen3VL ? "gelu_pytorch_tanh" : "quick_gelu";
+  if (v.arch == VisionArch::Qwen3VL) {
+    const GgufTensorInfo* pos = info_of(f, "v.position_embd.weight");
+    if (!pos || pos->ne.size() != 2) fail_format(f.path() + ": missing matrix 'v.position_embd.weight'");
+    v.num_position_embeddings = static_cast<int>(pos->ne[1]);
+    const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(v.num_position_embeddings))));
+    if (side * side != v.num_position_embeddings) fail_format(f.path() + ": v.position_embd.weight rows are not a square grid");
+    if (f.has_key(kClipIsDeepstack)) {
+      const auto flags = f.get_int_array(kClipIsDeepstack);
+      if (int64_t(flags.size()) != v.depth)
+        fail_format(f.path() + ": '" + kClipIsDeepstack + "' has " + std::to_string(flags.size()) + " entries for " + std::to_string(v.depth) + " blocks");
+      for (int b = 0; b < v.depth; ++b)
+        if (flags[b]) v.deepstack_visual_indexes.push_back(b);
+    }
+  }
   if (f.has_key(kClipProjectionDim)) {
     v.out_hidden_size = static_cast<int>(f.get_int_in(kClipProjectionDim, 1, kBig));
   } else {
@@ -355,7 +482,7 @@ void GgufModelSource::map_vision() {
       qkv_blocks.insert(idx + tail);
       continue;
     }
-    const std::string hf = hf_vision_name(legacy_ffn ? swap_ffn_name(ti.name) : ti.name, vc.arch);
+    const std::string hf = hf_vision_name(legacy_ffn ? swap_ffn_name(ti.name) : ti.name, vc.arch, vc.deepstack_visual_indexes);
     if (hf.empty()) continue;
     if (const TensorRef* t = get(ti.name))
       add(hf, *t, ti.name);
@@ -465,8 +592,21 @@ ModelConfig GgufModelSource::config() const {
                   std::to_string(c.text.hidden_size) + " wide (mismatched files?)");
   }
   const bool q25 = vision_ && c.vision.arch == VisionArch::Qwen25VL;
-  c.architecture = q25 ? "Qwen2_5_VLForConditionalGeneration" : "Qwen2VLForConditionalGeneration";
-  c.model_type = q25 ? "qwen2_5_vl" : "qwen2_vl";
+  const bool q3 = text_->architecture() == gguf_key::kTextArchQwen3VL;
+  if (vision_ && q3 != (c.vision.arch == VisionArch::Qwen3VL))
+    fail_format(description() + ": a " + text_->architecture() + " text model with a " +
+                vision_->get_string(kClipProjectorType, "?") + " mmproj (mismatched files?)");
+  if (q3) {
+    c.vision.arch = VisionArch::Qwen3VL;  // also for a text-only source
+    c.architecture = "Qwen3VLForConditionalGeneration";
+    c.model_type = "qwen3_vl";
+    c.template_default_system = false;
+    if (int(c.vision.deepstack_visual_indexes.size()) > c.text.num_layers)
+      fail_format(description() + ": more DeepStack features than text layers");
+  } else {
+    c.architecture = q25 ? "Qwen2_5_VLForConditionalGeneration" : "Qwen2VLForConditionalGeneration";
+    c.model_type = q25 ? "qwen2_5_vl" : "qwen2_vl";
+  }
   const GgufFile& f = *text_;
   auto token_id = [&](const char* text, int32_t def) -> int32_t {
     if (!f.has_key(kTokTokens)) return def;

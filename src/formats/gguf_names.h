@@ -1,4 +1,4 @@
-// Hugging Face <-> llama.cpp GGUF naming for Qwen2-VL / Qwen2.5-VL, and GgufModelSource,
+// Hugging Face <-> llama.cpp GGUF naming for Qwen2-VL / Qwen2.5-VL / Qwen3-VL, and GgufModelSource,
 // which serves a llama.cpp-style pair of files (text model + mmproj) under HF tensor names
 // so that model code written against HF checkpoints runs on GGUF unchanged.
 //
@@ -37,6 +37,15 @@
 //   visual.blocks.N.attn.qkv.*       concatenates q, k, v rows: a zero-copy view when the three
 //                                    are adjacent in the file (as llama.cpp writes them), else a
 //                                    copy; an attn_qkv tensor, if a file has one, is used as is
+// Qwen3-VL (llama.cpp conversion/qwen3vl.py, gguf-py constants/tensor_mapping, src/llama-arch.cpp,
+// same checkout): text arch "qwen3vl" with blk.N.attn_q_norm / attn_k_norm, no q/k/v biases,
+// "qwen3vl.n_deepstack_layers"; mmproj projector "qwen3vl_merger", clip.use_gelu = true (the
+// tanh GELU), clip.vision.is_deepstack_layers (one bool per block), image_size =
+// sqrt(num_position_embeddings) * patch_size, the qkv kept fused (v.blk.N.attn_qkv),
+// visual.pos_embed -> v.position_embd, mlp.linear_fc1/fc2 -> ffn_up/ffn_down, merger.norm ->
+// v.post_ln, merger.linear_fc1/fc2 -> mm.0/mm.2, and deepstack_merger_list.K.{norm,
+// linear_fc1, linear_fc2} -> v.deepstack.B.{norm, fc1, fc2} with B the K-th DeepStack
+// vision block (an absolute block index, not K).
 // Anything it cannot rebuild exactly (mixed types, quantized patch kernel) is a kUnsupported
 // error naming the tensor, never silently different numbers.
 #pragma once
@@ -59,18 +68,23 @@ constexpr const char* kName = "general.name";
 constexpr const char* kFileType = "general.file_type";
 constexpr const char* kQuantVersion = "general.quantization_version";
 constexpr const char* kAlignment = "general.alignment";
+// Text keys are "<arch>.<suffix>" with arch "qwen2vl" (Qwen2-VL, Qwen2.5-VL) or "qwen3vl"
+// (Qwen3-VL: MODEL_ARCH.QWEN3VL, interleaved M-RoPE "imrope", q/k norms, n_deepstack_layers).
 constexpr const char* kTextArch = "qwen2vl";
-constexpr const char* kContextLength = "qwen2vl.context_length";
-constexpr const char* kEmbeddingLength = "qwen2vl.embedding_length";
-constexpr const char* kBlockCount = "qwen2vl.block_count";
-constexpr const char* kFeedForwardLength = "qwen2vl.feed_forward_length";
-constexpr const char* kHeadCount = "qwen2vl.attention.head_count";
-constexpr const char* kHeadCountKv = "qwen2vl.attention.head_count_kv";
-constexpr const char* kKeyLength = "qwen2vl.attention.key_length";
-constexpr const char* kRmsEps = "qwen2vl.attention.layer_norm_rms_epsilon";
-constexpr const char* kRopeFreqBase = "qwen2vl.rope.freq_base";
-constexpr const char* kRopeSections = "qwen2vl.rope.dimension_sections";
-constexpr const char* kVocabSize = "qwen2vl.vocab_size";
+constexpr const char* kTextArchQwen3VL = "qwen3vl";
+constexpr const char* kContextLength = "context_length";
+constexpr const char* kEmbeddingLength = "embedding_length";
+constexpr const char* kBlockCount = "block_count";
+constexpr const char* kFeedForwardLength = "feed_forward_length";
+constexpr const char* kHeadCount = "attention.head_count";
+constexpr const char* kHeadCountKv = "attention.head_count_kv";
+constexpr const char* kKeyLength = "attention.key_length";
+constexpr const char* kValueLength = "attention.value_length";
+constexpr const char* kRmsEps = "attention.layer_norm_rms_epsilon";
+constexpr const char* kRopeFreqBase = "rope.freq_base";
+constexpr const char* kRopeSections = "rope.dimension_sections";
+constexpr const char* kVocabSize = "vocab_size";
+constexpr const char* kNumDeepstackLayers = "n_deepstack_layers";
 // Tokenizer (text file).
 constexpr const char* kTokModel = "tokenizer.ggml.model";  // "gpt2" (byte-level BPE)
 constexpr const char* kTokPre = "tokenizer.ggml.pre";      // "qwen2"
@@ -101,10 +115,12 @@ constexpr const char* kClipImageStd = "clip.vision.image_std";
 constexpr const char* kClipSpatialMergeSize = "clip.vision.spatial_merge_size";
 constexpr const char* kClipWaPattern = "clip.vision.n_wa_pattern";
 constexpr const char* kClipWindowSize = "clip.vision.window_size";
+constexpr const char* kClipIsDeepstack = "clip.vision.is_deepstack_layers";  // bool per vision block
 }  // namespace gguf_key
 
 constexpr const char* kProjectorQwen2VL = "qwen2vl_merger";
 constexpr const char* kProjectorQwen25VL = "qwen2.5vl_merger";
+constexpr const char* kProjectorQwen3VL = "qwen3vl_merger";
 
 // One-to-one tensor names. Return "" when the name is not one of these (including the two
 // special vision cases, visual.patch_embed.proj.weight and visual.blocks.N.attn.qkv.*).
@@ -112,8 +128,10 @@ constexpr const char* kProjectorQwen25VL = "qwen2.5vl_merger";
 // transformers one (model.language_model.layers.N, model.visual.blocks.N).
 std::string gguf_text_name(const std::string& hf);
 std::string hf_text_name(const std::string& gguf);
-std::string gguf_vision_name(const std::string& hf);
-std::string hf_vision_name(const std::string& gguf, VisionArch arch);  // ffn_up is fc1 or up_proj
+// deepstack_blocks: the config's deepstack_visual_indexes (Qwen3-VL DeepStack names use them).
+std::string gguf_vision_name(const std::string& hf, const std::vector<int>& deepstack_blocks = {});
+std::string hf_vision_name(const std::string& gguf, VisionArch arch,
+                           const std::vector<int>& deepstack_blocks = {});  // ffn_up is fc1, up_proj or linear_fc1
 // llama.cpp's Qwen2-VL surgery script before mid-2025 named fc1 "ffn_down" and fc2 "ffn_up"
 // (its clip loader read them that way; newer llama.cpp swaps such files back by shape).
 // True when this Qwen2-VL mmproj is laid out so: ffn_up's input width is not embed_dim.

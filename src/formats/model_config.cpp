@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -93,9 +95,23 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
     c.vision.arch = VisionArch::Qwen2VL;
   } else if (c.architecture == "Qwen2_5_VLForConditionalGeneration" || (c.architecture.empty() && c.model_type == "qwen2_5_vl")) {
     c.vision.arch = VisionArch::Qwen25VL;
+  } else if (c.architecture == "Qwen3VLForConditionalGeneration" || (c.architecture.empty() && c.model_type == "qwen3_vl")) {
+    c.vision.arch = VisionArch::Qwen3VL;
+  } else if (c.architecture == "Qwen3VLMoeForConditionalGeneration" || c.model_type == "qwen3_vl_moe") {
+    fail(ErrorCode::kUnsupported, source + ": Qwen3-VL MoE ('" + (c.architecture.empty() ? c.model_type : c.architecture) +
+                                      "') is not supported yet; edgevl runs the dense Qwen3-VL models (Qwen3VLForConditionalGeneration)");
   } else {
     fail(ErrorCode::kUnsupported, source + ": unsupported architecture '" + (c.architecture.empty() ? c.model_type : c.architecture) +
-                                      "' (edgevl runs Qwen2VLForConditionalGeneration and Qwen2_5_VLForConditionalGeneration)");
+                                      "' (edgevl runs Qwen2VLForConditionalGeneration, Qwen2_5_VLForConditionalGeneration and "
+                                      "Qwen3VLForConditionalGeneration)");
+  }
+  const bool qwen3 = c.vision.arch == VisionArch::Qwen3VL;
+  if (qwen3) {
+    // transformers' Qwen3-VL save format (= the hub checkpoints) and chat template.
+    c.text.tensor_prefix = "model.language_model.";
+    c.vision.tensor_prefix = "model.visual.";
+    c.text.qk_norm = true;
+    c.template_default_system = false;
   }
   // Newer transformers nest the text part under text_config; older ones keep it at top level.
   const json& tj = (j.contains("text_config") && j["text_config"].is_object()) ? j["text_config"] : j;
@@ -114,6 +130,7 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
   if (tc.hidden_size % tc.num_heads != 0) fail_format(source + ": hidden_size is not a multiple of num_attention_heads");
   if (tc.num_heads % tc.num_kv_heads != 0) fail_format(source + ": num_attention_heads is not a multiple of num_key_value_heads");
   tc.head_dim = t.get_int_or("head_dim", tc.hidden_size / tc.num_heads, 2, 4096);
+  tc.attention_bias = t.get_bool_or("attention_bias", !qwen3);  // Qwen2 configs omit it and have biases
   if (tc.head_dim % 2) fail_format(source + ": head_dim must be even");
   const json* rs = t.opt("rope_scaling");
   if (!rs) rs = r.opt("rope_scaling");
@@ -126,6 +143,10 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
     if (!ms[i].is_number_integer() || ms[i].get<int>() < 0) fail_format(source + ": rope_scaling.mrope_section must hold non-negative integers");
     tc.mrope_section[i] = ms[i].get<int>();
     sum += tc.mrope_section[i];
+  }
+  if (const auto it = rs->find("mrope_interleaved"); it != rs->end() && !it->is_null()) {
+    if (!it->is_boolean()) fail_format(source + ": rope_scaling.mrope_interleaved must be true or false");
+    tc.mrope_interleaved = it->get<bool>();
   }
   if (sum != tc.head_dim / 2)
     fail_format(source + ": rope_scaling.mrope_section sums to " + std::to_string(sum) + ", expected head_dim/2 = " + std::to_string(tc.head_dim / 2));
@@ -144,6 +165,27 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& sourc
     vc.mlp_hidden = static_cast<int>(vc.embed_dim * v.get_float_or("mlp_ratio", 4.0f));
     vc.hidden_act = v.get_string_or("hidden_act", "quick_gelu");
     vc.out_hidden_size = v.get_int_or("hidden_size", tc.hidden_size, 1, kBig);
+  } else if (qwen3) {
+    vc.embed_dim = v.get_int("hidden_size", 1, kBig);
+    vc.mlp_hidden = v.get_int("intermediate_size", 1, kBig);
+    vc.hidden_act = v.get_string_or("hidden_act", "gelu_pytorch_tanh");
+    vc.out_hidden_size = v.get_int_or("out_hidden_size", tc.hidden_size, 1, kBig);
+    vc.num_position_embeddings = v.get_int("num_position_embeddings", 1, 1 << 20);
+    const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(vc.num_position_embeddings))));
+    if (side * side != vc.num_position_embeddings)
+      fail_format(source + ": vision_config.num_position_embeddings = " + std::to_string(vc.num_position_embeddings) +
+                  " is not a square grid");
+    if (const json* di = v.opt("deepstack_visual_indexes")) {
+      if (!di->is_array()) fail_format(source + ": vision_config.deepstack_visual_indexes must be a list");
+      for (const auto& x : *di) {
+        if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= vc.depth)
+          fail_format(source + ": vision_config.deepstack_visual_indexes has an index outside [0, depth)");
+        vc.deepstack_visual_indexes.push_back(x.get<int>());
+      }
+    }
+    // DeepStack feature k is added after text layer k.
+    if (int(vc.deepstack_visual_indexes.size()) > tc.num_layers)
+      fail_format(source + ": vision_config.deepstack_visual_indexes lists more features than there are text layers");
   } else {
     vc.embed_dim = v.get_int("hidden_size", 1, kBig);
     vc.mlp_hidden = v.get_int("intermediate_size", 1, kBig);

@@ -58,6 +58,56 @@ ModelConfig base_config(bool q25) {
   return c;
 }
 
+// Qwen/Qwen3-VL-2B-Instruct's config.json: a Qwen3 decoder (q/k norms, no q/k/v biases,
+// head_dim 128, interleaved M-RoPE [24, 20, 20], rope_theta 5e6) and the Qwen3-VL tower
+// (patch 16, 48x48 learned positions, tanh-GELU MLP, DeepStack from blocks 5, 11, 17).
+ModelConfig qwen3vl_2b_config() {
+  ModelConfig c;
+  c.architecture = "Qwen3VLForConditionalGeneration";
+  c.model_type = "qwen3_vl";
+  c.image_token_id = 151655;
+  c.video_token_id = 151656;
+  c.vision_start_token_id = 151652;
+  c.vision_end_token_id = 151653;
+  c.bos_token_id = 151643;
+  c.eos_token_ids = {151645, 151643};
+  c.template_default_system = false;
+  TextConfig& t = c.text;
+  t.hidden_size = 2048;
+  t.num_layers = 28;
+  t.num_heads = 16;
+  t.num_kv_heads = 8;
+  t.head_dim = 128;
+  t.intermediate_size = 6144;
+  t.vocab_size = 151936;
+  t.tie_word_embeddings = true;
+  t.max_position_embeddings = 262144;
+  t.rms_norm_eps = 1e-6f;
+  t.rope_theta = 5e6f;
+  t.mrope_section = {24, 20, 20};
+  t.mrope_interleaved = true;
+  t.attention_bias = false;
+  t.qk_norm = true;
+  t.tensor_prefix = "model.language_model.";
+  VisionConfig& v = c.vision;
+  v.arch = VisionArch::Qwen3VL;
+  v.depth = 24;
+  v.embed_dim = 1024;
+  v.num_heads = 16;
+  v.mlp_hidden = 4096;
+  v.hidden_act = "gelu_pytorch_tanh";
+  v.patch_size = 16;
+  v.temporal_patch_size = 2;
+  v.spatial_merge_size = 2;
+  v.in_channels = 3;
+  v.out_hidden_size = 2048;
+  v.num_position_embeddings = 2304;
+  v.deepstack_visual_indexes = {5, 11, 17};
+  v.norm_eps = 1e-6f;
+  v.tensor_prefix = "model.visual.";
+  return c;
+}
+
 void set_text(ModelConfig& c, int hidden, int layers, int heads, int kv_heads, int inter, int vocab, bool tie, int max_pos) {
   c.text.hidden_size = hidden;
   c.text.num_layers = layers;
@@ -179,7 +229,7 @@ void write_file(const std::string& path, const std::vector<RandomTensor>& tensor
 }  // namespace
 
 const std::vector<std::string>& random_model_preset_names() {
-  static const std::vector<std::string> names = {"qwen2-vl-2b", "qwen2.5-vl-3b", "qwen2.5-vl-7b"};
+  static const std::vector<std::string> names = {"qwen2-vl-2b", "qwen2.5-vl-3b", "qwen2.5-vl-7b", "qwen3-vl-2b"};
   return names;
 }
 
@@ -199,6 +249,7 @@ ModelConfig random_model_preset(const std::string& name) {
     set_text(c, 3584, 28, 28, 4, 18944, 152064, false, 128000);
     return c;
   }
+  if (name == "qwen3-vl-2b") return qwen3vl_2b_config();
   std::string list;
   for (const auto& n : random_model_preset_names()) list += (list.empty() ? "" : ", ") + n;
   fail(ErrorCode::kInvalidArgument, "unknown model preset '" + name + "' (known: " + list + ")");
@@ -224,6 +275,53 @@ int64_t RandomModelPlan::vision_params() const {
   return n;
 }
 
+namespace {
+
+// llama.cpp's Qwen3-VL mmproj layout (gguf_names.h): fused qkv, patch bias, learned
+// positions, and a merger per DeepStack block named by its block index.
+template <typename Norm>
+void plan_qwen3_vision(Planner& vp, const VisionConfig& v, const Norm& norm) {
+  using Init = RandomTensor::Init;
+  const int64_t d = v.embed_dim, m = v.mlp_hidden, md = d * v.spatial_merge_size * v.spatial_merge_size;
+  vp.vec("v.patch_embd.bias", d);
+  {
+    RandomTensor pos;  // f32 whatever the vision type, as llama.cpp's converter keeps it
+    pos.name = "v.position_embd.weight";
+    pos.type = DType::F32;
+    pos.shape = {v.num_position_embeddings, d};
+    vp.out->push_back(pos);
+  }
+  for (int i = 0; i < v.depth; ++i) {
+    const std::string b = "v.blk." + std::to_string(i) + ".";
+    norm(b + "ln1");
+    vp.mat(b + "attn_qkv.weight", {3 * d, d});
+    vp.vec(b + "attn_qkv.bias", 3 * d);
+    vp.mat(b + "attn_out.weight", {d, d});
+    vp.vec(b + "attn_out.bias", d);
+    norm(b + "ln2");
+    vp.mat(b + "ffn_up.weight", {m, d});
+    vp.vec(b + "ffn_up.bias", m);
+    vp.mat(b + "ffn_down.weight", {d, m});
+    vp.vec(b + "ffn_down.bias", d);
+  }
+  norm("v.post_ln");
+  auto merger = [&](const std::string& fc1, const std::string& fc2) {
+    vp.mat(fc1 + ".weight", {md, md});
+    vp.vec(fc1 + ".bias", md);
+    vp.mat(fc2 + ".weight", {v.out_hidden_size, md});
+    vp.vec(fc2 + ".bias", v.out_hidden_size);
+  };
+  merger("mm.0", "mm.2");
+  for (int blk : v.deepstack_visual_indexes) {
+    const std::string b = "v.deepstack." + std::to_string(blk) + ".";
+    vp.vec(b + "norm.weight", md, Init::Ones);
+    vp.vec(b + "norm.bias", md, Init::Zeros);
+    merger(b + "fc1", b + "fc2");
+  }
+}
+
+}  // namespace
+
 RandomModelPlan plan_random_model(const ModelConfig& cfg, DType text_type, DType vision_type) {
   check_type(text_type, "text");
   check_type(vision_type, "vision");
@@ -246,11 +344,15 @@ RandomModelPlan plan_random_model(const ModelConfig& cfg, DType text_type, DType
     const std::string b = "blk." + std::to_string(l) + ".";
     tp.vec(b + "attn_norm.weight", H, Init::Ones);
     tp.mat(b + "attn_q.weight", {qd, H});
-    tp.vec(b + "attn_q.bias", qd);
+    if (t.attention_bias) tp.vec(b + "attn_q.bias", qd);
     tp.mat(b + "attn_k.weight", {kvd, H});
-    tp.vec(b + "attn_k.bias", kvd);
+    if (t.attention_bias) tp.vec(b + "attn_k.bias", kvd);
     tp.mat(b + "attn_v.weight", {kvd, H});
-    tp.vec(b + "attn_v.bias", kvd);
+    if (t.attention_bias) tp.vec(b + "attn_v.bias", kvd);
+    if (t.qk_norm) {
+      tp.vec(b + "attn_q_norm.weight", t.head_dim, Init::Ones);
+      tp.vec(b + "attn_k_norm.weight", t.head_dim, Init::Ones);
+    }
     tp.mat(b + "attn_output.weight", {H, qd});
     tp.vec(b + "ffn_norm.weight", H, Init::Ones);
     tp.mat(b + "ffn_gate.weight", {I, H});
@@ -274,8 +376,12 @@ RandomModelPlan plan_random_model(const ModelConfig& cfg, DType text_type, DType
   }
   auto norm = [&](const std::string& name) {
     vp.vec(name + ".weight", d, Init::Ones);
-    if (!q25) vp.vec(name + ".bias", d, Init::Zeros);  // Qwen2-VL: LayerNorm; Qwen2.5-VL: RMSNorm
+    if (!q25) vp.vec(name + ".bias", d, Init::Zeros);  // Qwen2-VL, Qwen3-VL: LayerNorm; Qwen2.5-VL: RMSNorm
   };
+  if (v.arch == VisionArch::Qwen3VL) {
+    plan_qwen3_vision(vp, v, norm);
+    return p;
+  }
   for (int i = 0; i < v.depth; ++i) {
     const std::string b = "v.blk." + std::to_string(i) + ".";
     norm(b + "ln1");
@@ -341,6 +447,10 @@ RandomModelResult write_random_model(const ModelConfig& cfg_in, const RandomMode
       for (int i = n - 1; i < cfg.vision.depth; i += n) cfg.vision.fullatt_block_indexes.push_back(i);
     }
   }
+  // DeepStack taps must exist in the (possibly cut) tower and fit the (possibly cut) decoder.
+  auto& ds = cfg.vision.deepstack_visual_indexes;
+  ds.erase(std::remove_if(ds.begin(), ds.end(), [&](int b) { return b >= cfg.vision.depth; }), ds.end());
+  if (int(ds.size()) > cfg.text.num_layers) ds.resize(static_cast<size_t>(cfg.text.num_layers));
   RandomModelResult res;
   res.plan = plan_random_model(cfg, opt.text_type, opt.vision_type);
   if (opt.legacy_clip_ffn_names && cfg.vision.arch == VisionArch::Qwen2VL)

@@ -65,6 +65,34 @@ void gelu_erf_inplace(float* x, int64_t n) {
 
 void quick_gelu_inplace(float* x, int64_t n) { gated_sigmoid(x, nullptr, n, 1.702f); }
 
+namespace {
+constexpr float kSqrt2OverPi = 0.7978845608028654f;
+constexpr float kGeluCubic = 0.044715f;
+}  // namespace
+
+void gelu_tanh_inplace(float* x, int64_t n) {
+  // 0.5·(1 + tanh(u)) = sigmoid(2u) = 1 / (1 + exp(-2u)); exp overflows to +inf for very
+  // negative x, which gives the correct -0.
+  constexpr int64_t kChunk = 256;
+  float e[kChunk];
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+    const int64_t m = std::min(kChunk, n - i0);
+    for (int64_t i = 0; i < m; ++i) {
+      const float v = x[i0 + i];
+      e[i] = -2.0f * kSqrt2OverPi * (v + kGeluCubic * v * v * v);
+    }
+    vec_exp(e, e, m);
+    for (int64_t i = 0; i < m; ++i) x[i0 + i] = x[i0 + i] / (1.0f + e[i]);
+  }
+}
+
+void gelu_tanh_reference(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    x[i] = static_cast<float>(0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))));
+  }
+}
+
 void swiglu_inplace(float* gate, const float* up, int64_t n) { gated_sigmoid(gate, up, n, 1.0f); }
 
 void add_inplace(float* x, const float* y, int64_t n) {

@@ -13,6 +13,11 @@ void layernorm(const float* x, const float* w, const float* b, float* out, int64
 void silu_inplace(float* x, int64_t n);
 void gelu_erf_inplace(float* x, int64_t n);    // exact GELU: x·Φ(x)
 void quick_gelu_inplace(float* x, int64_t n);  // x·sigmoid(1.702x)
+// tanh-approximated GELU (PyTorch gelu approximate="tanh", HF gelu_pytorch_tanh):
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as x·sigmoid(2u) with the
+// vectorised exp; gelu_tanh_reference is the scalar std::tanh form for tests.
+void gelu_tanh_inplace(float* x, int64_t n);
+void gelu_tanh_reference(float* x, int64_t n);
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu_inplace(float* gate, const float* up, int64_t n);
 void add_inplace(float* x, const float* y, int64_t n);

@@ -4,7 +4,7 @@
 
 namespace edgevl {
 
-MRope::MRope(int head_dim, float theta, std::array<int, 3> section) : head_dim_(head_dim) {
+MRope::MRope(int head_dim, float theta, std::array<int, 3> section, bool interleaved) : head_dim_(head_dim) {
   const int half = head_dim / 2;
   inv_freq_.resize(half);
   axis_.resize(half);
@@ -12,7 +12,10 @@ MRope::MRope(int head_dim, float theta, std::array<int, 3> section) : head_dim_(
     // transformers: 1 / base ** (arange(0, dim, 2).float() / dim), all in f32.
     const float expo = static_cast<float>(2 * i) / static_cast<float>(head_dim);
     inv_freq_[i] = 1.0f / std::pow(theta, expo);
-    axis_[i] = i < section[0] ? 0 : (i < section[0] + section[1] ? 1 : 2);
+    if (interleaved)
+      axis_[i] = (i % 3 == 1 && i < 3 * section[1]) ? 1 : (i % 3 == 2 && i < 3 * section[2]) ? 2 : 0;
+    else
+      axis_[i] = i < section[0] ? 0 : (i < section[0] + section[1] ? 1 : 2);
   }
 }
 

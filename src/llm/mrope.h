@@ -3,6 +3,10 @@
 // into sections (mrope_section, e.g. [16, 24, 24]); pair f rotates by the position
 // of the axis that owns its section. Text tokens have equal ids, which reduces to
 // ordinary 1-D RoPE.
+//
+// Interleaved (Qwen3-VL, rope_scaling.mrope_interleaved): instead of contiguous
+// sections, frequency j takes h when j % 3 == 1 and j < 3·section[1], w when
+// j % 3 == 2 and j < 3·section[2], and t otherwise (so the tail is t).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -12,7 +16,7 @@ namespace edgevl {
 
 class MRope {
  public:
-  MRope(int head_dim, float theta, std::array<int, 3> section);
+  MRope(int head_dim, float theta, std::array<int, 3> section, bool interleaved = false);
   int head_dim() const { return head_dim_; }
   // cos/sin (head_dim values each) for one token at pos = {t, h, w}.
   void table(const std::array<int32_t, 3>& pos, float* cos, float* sin) const;

@@ -24,29 +24,36 @@ std::vector<float> bind_vector(const TensorSource& w, const std::string& name, i
 }  // namespace
 
 Qwen2Decoder::Qwen2Decoder(const TextConfig& cfg, const TensorSource& w)
-    : cfg_(cfg), rope_(cfg.head_dim, cfg.rope_theta, cfg.mrope_section) {
+    : cfg_(cfg), rope_(cfg.head_dim, cfg.rope_theta, cfg.mrope_section, cfg.mrope_interleaved) {
   const int64_t H = cfg.hidden_size, V = cfg.vocab_size, I = cfg.intermediate_size;
   const int64_t qd = int64_t(cfg.num_heads) * cfg.head_dim, kvd = int64_t(cfg.num_kv_heads) * cfg.head_dim;
-  embed_ = bind_matrix(w, "model.embed_tokens.weight", V, H);
+  const std::string& pre = cfg.tensor_prefix;  // "model." or "model.language_model."
+  embed_ = bind_matrix(w, pre + "embed_tokens.weight", V, H);
   if (w.has("lm_head.weight"))
     lm_head_ = bind_matrix(w, "lm_head.weight", V, H);
   else if (cfg.tie_word_embeddings)
     lm_head_ = embed_;
   else
     fail_format(w.description() + ": missing tensor 'lm_head.weight' (config says tie_word_embeddings = false)");
-  final_norm_ = bind_vector(w, "model.norm.weight", H);
+  final_norm_ = bind_vector(w, pre + "norm.weight", H);
   layers_.resize(cfg.num_layers);
   for (int l = 0; l < cfg.num_layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
+    const std::string p = pre + "layers." + std::to_string(l) + ".";
     Layer& L = layers_[l];
     L.attn_norm = bind_vector(w, p + "input_layernorm.weight", H);
     L.ffn_norm = bind_vector(w, p + "post_attention_layernorm.weight", H);
     L.wq = bind_matrix(w, p + "self_attn.q_proj.weight", qd, H);
     L.wk = bind_matrix(w, p + "self_attn.k_proj.weight", kvd, H);
     L.wv = bind_matrix(w, p + "self_attn.v_proj.weight", kvd, H);
-    L.bq = bind_vector(w, p + "self_attn.q_proj.bias", qd);
-    L.bk = bind_vector(w, p + "self_attn.k_proj.bias", kvd);
-    L.bv = bind_vector(w, p + "self_attn.v_proj.bias", kvd);
+    if (cfg.attention_bias) {
+      L.bq = bind_vector(w, p + "self_attn.q_proj.bias", qd);
+      L.bk = bind_vector(w, p + "self_attn.k_proj.bias", kvd);
+      L.bv = bind_vector(w, p + "self_attn.v_proj.bias", kvd);
+    }
+    if (cfg.qk_norm) {
+      L.q_norm = bind_vector(w, p + "self_attn.q_norm.weight", cfg.head_dim);
+      L.k_norm = bind_vector(w, p + "self_attn.k_norm.weight", cfg.head_dim);
+    }
     L.wo = bind_matrix(w, p + "self_attn.o_proj.weight", H, qd);
     L.gate = bind_matrix(w, p + "mlp.gate_proj.weight", I, H);
     L.up = bind_matrix(w, p + "mlp.up_proj.weight", I, H);
@@ -74,9 +81,24 @@ void Qwen2Decoder::logits(const float* hidden, float* out, ThreadPool& pool) con
   matmul(hidden, 1, lm_head_, nullptr, out, pool);
 }
 
+namespace {
+
+const float* data_or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+
+}  // namespace
+
 void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCache& cache, ThreadPool& pool,
-                           float* last_logits, float* hidden_out, const Cancel& cancel) const {
+                           float* last_logits, float* hidden_out, const Cancel& cancel,
+                           const std::vector<DeepStackRows>& deepstack) const {
   if (n <= 0) return;
+  for (const DeepStackRows& d : deepstack) {
+    if (!d.features || d.row < 0 || d.count < 0 || d.row + d.count > n || d.feature_row < 0 ||
+        int64_t(d.features->size()) > cfg_.num_layers)
+      fail(ErrorCode::kInternal, "decoder: DeepStack rows outside the forward or more features than layers");
+    for (const auto& f : *d.features)
+      if (int64_t(f.size()) < (d.feature_row + d.count) * cfg_.hidden_size)
+        fail(ErrorCode::kInternal, "decoder: DeepStack feature has fewer rows than the image");
+  }
   const int64_t start = cache.size();
   if (start + n > cache.capacity())
     fail(ErrorCode::kContextOverflow, "context overflow: " + std::to_string(start) + " cached + " + std::to_string(n) +
@@ -96,11 +118,15 @@ void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCac
     rmsnorm(h.data(), L.attn_norm.data(), normed.data(), n, H, cfg_.rms_norm_eps);
     float* kc = cache.k(l) + start * kvd;
     float* vc = cache.v(l) + start * kvd;
-    matmul(normed.data(), n, L.wq, L.bq.data(), q.data(), pool);
-    matmul(normed.data(), n, L.wk, L.bk.data(), kc, pool);
-    matmul(normed.data(), n, L.wv, L.bv.data(), vc, pool);
+    matmul(normed.data(), n, L.wq, data_or_null(L.bq), q.data(), pool);
+    matmul(normed.data(), n, L.wk, data_or_null(L.bk), kc, pool);
+    matmul(normed.data(), n, L.wv, data_or_null(L.bv), vc, pool);
     pool.parallel_for(n, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
+        if (cfg_.qk_norm) {  // per head, before the rotary (in place: rmsnorm reads a row before writing it)
+          rmsnorm(q.data() + i * qd, L.q_norm.data(), q.data() + i * qd, nh, hd, cfg_.rms_norm_eps);
+          rmsnorm(kc + i * kvd, L.k_norm.data(), kc + i * kvd, nkv, hd, cfg_.rms_norm_eps);
+        }
         rope_apply(q.data() + i * qd, nh, hd, cos.data() + i * hd, sin.data() + i * hd);
         rope_apply(kc + i * kvd, nkv, hd, cos.data() + i * hd, sin.data() + i * hd);
       }
@@ -130,6 +156,10 @@ void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCac
     swiglu_inplace(g.data(), u.data(), n * I);
     matmul(g.data(), n, L.down, nullptr, tmp.data(), pool);
     add_inplace(h.data(), tmp.data(), n * H);
+    // DeepStack: the visual rows get feature k after layer k (before layer k+1 / the final norm).
+    for (const DeepStackRows& d : deepstack)
+      if (l < int(d.features->size()))
+        add_inplace(h.data() + d.row * H, (*d.features)[l].data() + d.feature_row * H, d.count * H);
   }
   cache.commit(cells, n);
 

@@ -1,6 +1,8 @@
-// The Qwen2 decoder stack shared by Qwen2-VL and Qwen2.5-VL: token embeddings,
-// N × (RMSNorm → GQA attention with q/k/v biases and M-RoPE → RMSNorm → SwiGLU),
-// final RMSNorm, lm_head (tied to the embeddings when the config says so).
+// The Qwen2/Qwen3 decoder stack of Qwen2-VL, Qwen2.5-VL and Qwen3-VL: token embeddings,
+// N × (RMSNorm → GQA attention with M-RoPE → RMSNorm → SwiGLU), final RMSNorm, lm_head
+// (tied to the embeddings when the config says so). Qwen2 has q/k/v biases; Qwen3 has
+// none but RMSNorms each q and k head before the rotary (config.qk_norm), and adds the
+// image's DeepStack features to the visual-token rows after its first layers.
 #pragma once
 #include <array>
 #include <memory>
@@ -15,6 +17,14 @@
 #include "llm/mrope.h"
 
 namespace edgevl {
+
+// DeepStack input for one block of visual-token rows of a forward: after layer k
+// (k < features.size()), x rows [row, row + count) get features[k] rows
+// [feature_row, feature_row + count) added. A block may be part of an image (chunked prefill).
+struct DeepStackRows {
+  int64_t row = 0, count = 0, feature_row = 0;
+  const std::vector<std::vector<float>>* features = nullptr;  // [k][n_tokens][hidden]
+};
 
 class Qwen2Decoder {
  public:
@@ -37,8 +47,10 @@ class Qwen2Decoder {
   // final-normed hidden state of every position to `hidden_out` [n][hidden] if not
   // null, and the logits of the last position to `last_logits` [vocab] if not null.
   // `cancel` is checked between layers; when it throws, the cache is unchanged.
+  // `deepstack` lists the visual-token rows that get DeepStack features (Qwen3-VL).
   void forward(const float* x, int64_t n, const KvCell* cells, KvCache& cache, ThreadPool& pool,
-               float* last_logits, float* hidden_out = nullptr, const Cancel& cancel = Cancel()) const;
+               float* last_logits, float* hidden_out = nullptr, const Cancel& cancel = Cancel(),
+               const std::vector<DeepStackRows>& deepstack = {}) const;
 
   // logits[vocab] for one final-normed hidden vector.
   void logits(const float* hidden, float* out, ThreadPool& pool) const;
@@ -49,7 +61,8 @@ class Qwen2Decoder {
 
  private:
   struct Layer {
-    std::vector<float> attn_norm, ffn_norm, bq, bk, bv;
+    std::vector<float> attn_norm, ffn_norm, bq, bk, bv;  // biases empty without attention_bias
+    std::vector<float> q_norm, k_norm;                   // [head_dim], with qk_norm
     WeightMatrix wq, wk, wv, wo, gate, up, down;
   };
   TextConfig cfg_;

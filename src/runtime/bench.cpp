@@ -120,7 +120,11 @@ int64_t vision_param_count(const VisionConfig& v) {
   const int64_t mlp = q25 ? 3 * d * m + 2 * m + d : 2 * d * m + m + d;
   const int64_t block = 4 * d * d + 4 * d + mlp + norms;
   const int64_t patch = d * int64_t(v.in_channels) * v.temporal_patch_size * v.patch_size * v.patch_size;
-  return patch + v.depth * block + norms / 2 + md * md + md + int64_t(v.out_hidden_size) * md + v.out_hidden_size;
+  const int64_t merger = md * md + md + int64_t(v.out_hidden_size) * md + v.out_hidden_size;
+  // Qwen3-VL: patch bias, learned positions, and a merger (with a LayerNorm over md) per DeepStack tap.
+  const int64_t qwen3 = v.arch != VisionArch::Qwen3VL ? 0
+                        : d + int64_t(v.num_position_embeddings) * d + int64_t(v.deepstack_visual_indexes.size()) * (merger + 2 * md);
+  return patch + v.depth * block + norms / 2 + merger + qwen3;
 }
 
 double decoder_prefill_flops(const TextConfig& t, int64_t n, int64_t cached) {
@@ -137,7 +141,7 @@ double vision_encode_flops(const VisionConfig& v, int gh, int gw) {
   const double md = d * v.spatial_merge_size * v.spatial_merge_size;
   const double patch_dim = double(v.in_channels) * v.temporal_patch_size * v.patch_size * v.patch_size;
   double f = 2.0 * n * d * patch_dim;                                    // patch embedding
-  const double block_mm = 2.0 * n * (4 * d * d + (q25 ? 3 : 2) * d * m);  // qkv, proj, MLP
+  const double block_mm = 2.0 * n * (4 * d * d + (q25 ? 3 : 2) * d * m);  // qkv, proj, MLP (Qwen2/3: fc1, fc2)
   // Attention segments: the whole frame, or Qwen2.5-VL's windows.
   double full_sq = n * n, win_sq = full_sq;
   if (q25 && v.window_size > 0) {
@@ -154,7 +158,7 @@ double vision_encode_flops(const VisionConfig& v, int gh, int gw) {
     f += block_mm + 4.0 * d * (full ? full_sq : win_sq);
   }
   const double merged = n / (v.spatial_merge_size * v.spatial_merge_size);
-  f += 2.0 * merged * (md * md + md * v.out_hidden_size);  // merger MLP
+  f += (1.0 + double(v.deepstack_visual_indexes.size())) * 2.0 * merged * (md * md + md * v.out_hidden_size);  // merger (+ DeepStack) MLPs
   return f;
 }
 
@@ -162,8 +166,9 @@ BenchResult run_bench(const BenchParams& p) {
   if (p.reps < 1 || p.reps > 1000) fail(ErrorCode::kInvalidArgument, "bench: repetitions must be between 1 and 1000");
   if (p.n_prompt < 0 || p.n_gen < 0 || p.decode_context < 1 || p.n_prompt > (1 << 20) || p.n_gen > (1 << 20))
     fail(ErrorCode::kInvalidArgument, "bench: token counts must be non-negative (and the decode context at least 1)");
-  if (p.image_size < 0 || p.image_size % 28 != 0 || p.image_size > 4096)
-    fail(ErrorCode::kInvalidArgument, "bench: image size must be a multiple of 28 up to 4096 (got " + std::to_string(p.image_size) + ")");
+  if (p.image_size < -1 || p.image_size > 4096)
+    fail(ErrorCode::kInvalidArgument, "bench: image size must be -1 (the model's on-device size), 0 or up to 4096 (got " +
+                                          std::to_string(p.image_size) + ")");
   if (p.n_threads < 0 || p.n_threads > 1024) fail(ErrorCode::kInvalidArgument, "bench: threads must be between 0 and 1024");
 
   BenchResult r;
@@ -190,10 +195,15 @@ BenchResult run_bench(const BenchParams& p) {
   std::mt19937_64 rng(p.seed);
   const int32_t vocab = dec.vocab_size();
   const int H = dec.hidden_size();
-  const bool images = r.has_vision && p.image_size > 0;
-  const ImageU8 img = images ? synthetic_image(p.image_size, p.seed) : ImageU8{};
+  const int factor = r.config.vision.patch_size * r.config.vision.spatial_merge_size;  // 28, or 32 for Qwen3-VL
+  const int image_size = p.image_size < 0 ? 14 * factor : p.image_size;
+  if (r.has_vision && image_size % factor != 0)
+    fail(ErrorCode::kInvalidArgument, "bench: image size " + std::to_string(image_size) + " is not a multiple of " + std::to_string(factor) +
+                                          " (patch size x merge size of this model)");
+  const bool images = r.has_vision && image_size > 0;
+  const ImageU8 img = images ? synthetic_image(image_size, p.seed) : ImageU8{};
   PreprocessConfig pre = model->preprocess_config();
-  pre.fixed_size = p.image_size;
+  pre.fixed_size = image_size;
 
   if (p.warmup) {
     // Touch every weight once (first use of a mapped file pages it in).
@@ -206,15 +216,15 @@ BenchResult run_bench(const BenchParams& p) {
     dec.forward(x.data(), 1, cells.data(), c, pool, logits.data());
     if (images) {
       PreprocessConfig small = pre;
-      small.fixed_size = 56;
-      model->encode_image(synthetic_image(56, p.seed + 1), small, pool);
+      small.fixed_size = 2 * factor;
+      model->encode_image(synthetic_image(2 * factor, p.seed + 1), small, pool);
     }
   }
 
   if (images) {
-    say(p, "image encode " + std::to_string(p.image_size) + "x" + std::to_string(p.image_size));
+    say(p, "image encode " + std::to_string(image_size) + "x" + std::to_string(image_size));
     r.image_run = true;
-    r.image_size = p.image_size;
+    r.image_size = image_size;
     for (int i = 0; i < p.reps; ++i) {
       const ImageEmbedding e = model->encode_image(img, pre, pool);
       r.image_ms.samples.push_back(e.encode_ms);
@@ -273,8 +283,11 @@ BenchResult run_bench(const BenchParams& p) {
     for (int i = 0; i < p.reps; ++i) {
       SessionParams sp;
       sp.n_threads = r.threads;
-      sp.fixed_size = p.image_size;
-      sp.max_image_tokens = int64_t(p.image_size / 28) * (p.image_size / 28);  // the size asked for, not the default budget
+      sp.fixed_size = image_size;
+      {  // the size asked for, not the default budget
+        const int64_t f = model->config().vision.patch_size * model->config().vision.spatial_merge_size;
+        sp.max_image_tokens = (image_size / f) * (image_size / f);
+      }
       sp.max_context = std::max<int64_t>(256, int64_t(r.image_tokens) + 256);
       sp.generation.max_new_tokens = 1;
       sp.generation.ignore_eos = true;

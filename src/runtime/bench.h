@@ -28,7 +28,9 @@ struct BenchParams {
   std::string mmproj;  // with a .gguf: the vision (mmproj) file
   int n_prompt = 196;  // prefill length (0: skip)
   int n_gen = 64;      // decode steps (0: skip)
-  int image_size = 392;  // synthetic image side, a multiple of 28 (0: skip image tests)
+  // Synthetic image side, a multiple of patch x merge (28; 32 for Qwen3-VL); 0: skip the image
+  // tests; -1: the on-device size of RKLLM's demos, 14 merged tokens a side (392; 448 for Qwen3-VL).
+  int image_size = -1;
   int reps = 3;
   int n_threads = 0;   // 0 = all cores
   int decode_context = 16;  // tokens prefilled before the decode steps

@@ -1,6 +1,7 @@
 #include "runtime/chat_template.h"
 
 #include "core/error.h"
+#include "formats/model_config.h"
 #include "tokenizer/utf8.h"
 
 namespace edgevl {
@@ -24,6 +25,12 @@ ChatTemplate ChatTemplate::chatml(const std::string& system_prompt) {
   t.generation_prompt_ = "<|im_start|>assistant\n";
   t.stop_text_ = "<|im_end|>";
   t.system_block_ = t.system_block_for(system_prompt);
+  return t;
+}
+
+ChatTemplate ChatTemplate::model_default(const ModelConfig& cfg) {
+  ChatTemplate t = chatml();
+  if (!cfg.template_default_system) t.system_block_.clear();  // no system block unless the conversation brings one
   return t;
 }
 

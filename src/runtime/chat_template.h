@@ -15,6 +15,12 @@
 
 namespace edgevl {
 
+struct ModelConfig;
+
+// The system prompt Qwen2-VL's and Qwen2.5-VL's official templates add when a conversation
+// has no system message.
+inline constexpr const char* kDefaultSystemPrompt = "You are a helpful assistant.";
+
 enum class Role { System = 0, User = 1, Assistant = 2, Tool = 3 };
 
 // "system" | "user" | "assistant" | "tool" -> Role; anything else throws kInvalidArgument.
@@ -26,7 +32,10 @@ inline bool role_generates(Role r) { return r == Role::User || r == Role::Tool; 
 class ChatTemplate {
  public:
   // ChatML with this system prompt as the default system block.
-  static ChatTemplate chatml(const std::string& system_prompt = "You are a helpful assistant.");
+  static ChatTemplate chatml(const std::string& system_prompt = kDefaultSystemPrompt);
+  // What the model's official template renders without a system message: Qwen2-VL and
+  // Qwen2.5-VL add kDefaultSystemPrompt, Qwen3-VL adds no system block.
+  static ChatTemplate model_default(const ModelConfig& cfg);
 
   // RKLLM-style override (edgevl_set_chat_template): a null argument keeps the current
   // value. system_block is the whole system part, tags included ("" = no system block).

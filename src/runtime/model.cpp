@@ -69,7 +69,7 @@ ImageEmbedding Model::encode_image(const ImageU8& img, const PreprocessConfig& p
   e.preprocess_ms = now_ms() - t0;
   cancel.check("image encoding");
   t0 = now_ms();
-  e.embeds = vision_->encode(px.data.data(), px.grid_t, px.grid_h, px.grid_w, pool, cancel);
+  e.embeds = vision_->encode(px.data.data(), px.grid_t, px.grid_h, px.grid_w, pool, cancel, &e.deepstack);
   e.encode_ms = now_ms() - t0;
   const int m = cfg_.vision.spatial_merge_size;
   e.grid_t = px.grid_t;

@@ -27,6 +27,9 @@ struct ImageEmbedding {
   int merged_h = 0, merged_w = 0;          // merged token grid
   int64_t n_tokens = 0;                    // number of <|image_pad|> tokens
   std::vector<float> embeds;               // [n_tokens][hidden]
+  // Qwen3-VL DeepStack: feature k ([n_tokens][hidden]) is added to the image's token rows
+  // after text layer k. Empty for models without DeepStack.
+  std::vector<std::vector<float>> deepstack;
   double preprocess_ms = 0, encode_ms = 0;
 };
 

@@ -57,16 +57,18 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
   if (params_.max_context < 16 || params_.max_context > (int64_t(1) << 20))
     fail(ErrorCode::kInvalidArgument, "session: max_context must be between 16 and 1048576 tokens (got " + std::to_string(params_.max_context) + ")");
   if (params_.n_threads < 0 || params_.n_threads > 1024) fail(ErrorCode::kInvalidArgument, "session: n_threads must be between 0 and 1024");
-  if (params_.fixed_size < 0 || params_.fixed_size % 28 != 0 || params_.fixed_size > 4096)
-    fail(ErrorCode::kInvalidArgument, "session: fixed image size must be a multiple of 28 up to 4096 (got " + std::to_string(params_.fixed_size) + ")");
+  const int factor = model_->config().vision.patch_size * model_->config().vision.spatial_merge_size;  // 28 or 32
+  if (params_.fixed_size < 0 || params_.fixed_size % factor != 0 || params_.fixed_size > 4096)
+    fail(ErrorCode::kInvalidArgument, "session: fixed image size must be a multiple of " + std::to_string(factor) +
+                                          " (patch size x merge size) up to 4096 (got " + std::to_string(params_.fixed_size) + ")");
   if (params_.generation.max_new_tokens < 0) fail(ErrorCode::kInvalidArgument, "session: max_new_tokens must be >= 0");
   if (params_.max_image_tokens < 0 || params_.max_image_tokens > (int64_t(1) << 20))
     fail(ErrorCode::kInvalidArgument, "session: max_image_tokens must be between 0 (default " + std::to_string(kDefaultMaxImageTokens) +
                                           ") and 1048576 (got " + std::to_string(params_.max_image_tokens) + ")");
-  if (!is_valid_utf8(params_.system_prompt)) fail(ErrorCode::kInvalidArgument, "session: the system prompt is not valid UTF-8");
+  if (params_.system_prompt && !is_valid_utf8(*params_.system_prompt)) fail(ErrorCode::kInvalidArgument, "session: the system prompt is not valid UTF-8");
   cache_ = model_->decoder().make_cache(params_.max_context);
   logits_.resize(model_->decoder().vocab_size());
-  tmpl_ = ChatTemplate::chatml(params_.system_prompt);
+  tmpl_ = params_.system_prompt ? ChatTemplate::chatml(*params_.system_prompt) : ChatTemplate::model_default(model_->config());
 }
 
 Session::~Session() {
@@ -353,12 +355,15 @@ void Session::prefill_uncached(const Cancel& cancel, float* hidden_last) {
     const int64_t c1 = std::min(end, c0 + per), m = c1 - c0;
     const bool last = c1 == end;
     model_->decoder().embed(history_.data() + c0, m, x.data());
+    std::vector<DeepStackRows> deepstack;  // Qwen3-VL: the image rows of this chunk get their features
     for (const auto& sp : history_images_) {  // image rows come from their embeddings
       const int64_t b = std::max(c0, sp.offset), e = std::min(c1, sp.offset + sp.emb->n_tokens);
-      if (b < e) std::memcpy(x.data() + (b - c0) * H, sp.emb->embeds.data() + (b - sp.offset) * H, sizeof(float) * H * (e - b));
+      if (b >= e) continue;
+      std::memcpy(x.data() + (b - c0) * H, sp.emb->embeds.data() + (b - sp.offset) * H, sizeof(float) * H * (e - b));
+      if (!sp.emb->deepstack.empty()) deepstack.push_back({b - c0, e - b, b - sp.offset, &sp.emb->deepstack});
     }
     model_->decoder().forward(x.data(), m, cells_.data() + c0, cache_, pool_, last ? logits_.data() : nullptr,
-                              last && hidden_last ? hidden.data() : nullptr, cancel);
+                              last && hidden_last ? hidden.data() : nullptr, cancel, deepstack);
     if (last && hidden_last) std::memcpy(hidden_last, hidden.data() + (m - 1) * H, sizeof(float) * H);
   }
 }

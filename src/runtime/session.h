@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,7 +57,7 @@ struct SessionParams {
   int64_t n_keep = -1;         // tokens never evicted; -1 = the system block
   OverflowPolicy overflow = OverflowPolicy::Error;
   int n_threads = 0;           // 0 = all cores
-  std::string system_prompt = "You are a helpful assistant.";
+  std::optional<std::string> system_prompt;  // unset = the model's default (ChatTemplate::model_default)
   GenerationParams generation;
   PreprocessConfig preprocess;  // used when use_model_preprocess is false
   bool use_model_preprocess = true;

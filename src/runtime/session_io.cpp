@@ -3,12 +3,14 @@
 // images are not re-encoded). Loading validates every field against the model and
 // the file size, then recomputes the KV cache with one prefill.
 //
-// Layout (little-endian): "EDGEVLS\0", u32 version, str model fingerprint,
-// str system_block, str user_prefix, str user_postfix, u8 has_system, u8 reply_open,
-// i64 system_len, i32 next_pos, u64 n, n × (i32 id, i32 t, i32 h, i32 w, u8 source,
-// i32 turn), u64 n_turns, n_turns × i64 begin, u64 n_images, n_images × (i64 offset,
-// i32 grid_t, grid_h, grid_w, merged_h, merged_w, i64 n_tokens, f32 × n_tokens·hidden),
-// u64 checksum of everything before it.
+// Layout (little-endian): "EDGEVLS\0", u32 version, str model fingerprint, the chat
+// template (version 2: ChatTemplate::kFieldCount strings; version 1: str system_block, str
+// user_prefix, str user_postfix), u8 has_system, u8 reply_open, i64 system_len, i32 next_pos,
+// u64 n, n × (i32 id, i32 t, i32 h, i32 w, u8 source, i32 turn), u64 n_turns, n_turns × i64
+// begin, u64 n_images, n_images × (i64 offset, i32 grid_t, grid_h, grid_w, merged_h, merged_w,
+// i64 n_tokens, f32 × n_tokens·hidden, [version >= 2: u32 n_deepstack, n_deepstack × f32 ×
+// n_tokens·hidden]), u64 checksum of everything before it. Version 2 stores the whole
+// template and the DeepStack features (Qwen3-VL); version 1 files still load.
 #include <cstring>
 
 #include "core/error.h"
@@ -121,6 +123,8 @@ void Session::save(const std::string& path) const {
     for (int v : {e.grid_t, e.grid_h, e.grid_w, e.merged_h, e.merged_w}) w.put<int32_t>(v);
     w.put<int64_t>(e.n_tokens);
     w.raw(e.embeds.data(), e.embeds.size() * sizeof(float));
+    w.put<uint32_t>(static_cast<uint32_t>(e.deepstack.size()));
+    for (const auto& f : e.deepstack) w.raw(f.data(), f.size() * sizeof(float));
   }
   const uint64_t sum = fnv1a(reinterpret_cast<const uint8_t*>(w.bytes().data()), w.bytes().size());
   w.put<uint64_t>(sum);
@@ -200,6 +204,18 @@ void Session::load(const std::string& path) {
     if (uint64_t(e->n_tokens) * H * 4 > f.size() - r.offset()) r.bad("image " + std::to_string(i) + " embeddings truncated");
     e->embeds.resize(size_t(e->n_tokens) * H);
     r.raw(e->embeds.data(), e->embeds.size() * sizeof(float), "image embeddings");
+    if (version >= 2) {
+      const uint32_t nd = r.get<uint32_t>("DeepStack count");
+      if (nd != 0 && nd != model_->config().vision.deepstack_visual_indexes.size())
+        r.bad("image " + std::to_string(i) + " has " + std::to_string(nd) + " DeepStack features, the model uses " +
+              std::to_string(model_->config().vision.deepstack_visual_indexes.size()));
+      e->deepstack.resize(nd);
+      for (auto& feat : e->deepstack) {
+        if (uint64_t(e->n_tokens) * H * 4 > f.size() - r.offset()) r.bad("image " + std::to_string(i) + " DeepStack features truncated");
+        feat.resize(size_t(e->n_tokens) * H);
+        r.raw(feat.data(), feat.size() * sizeof(float), "DeepStack features");
+      }
+    }
     last_end = off + e->n_tokens;
     images.push_back({off, e});
   }

@@ -44,7 +44,8 @@ class Qwen2VLVision final : public VisionEncoder {
   }
 
   std::vector<float> encode(const float* pixels, int grid_t, int grid_h, int grid_w, ThreadPool& pool,
-                            const Cancel& cancel) const override {
+                            const Cancel& cancel, std::vector<std::vector<float>>* deepstack) const override {
+    if (deepstack) deepstack->clear();
     const VisionConfig& vc = stem_.vc;
     const int64_t n = stem_.check_grid(grid_t, grid_h, grid_w);
     const int64_t d = vc.embed_dim, hid = vc.mlp_hidden;

@@ -18,6 +18,8 @@ std::unique_ptr<VisionEncoder> VisionEncoder::create(const ModelConfig& cfg, con
       return vision::make_qwen2vl_vision(cfg, weights);
     case VisionArch::Qwen25VL:
       return vision::make_qwen25vl_vision(cfg, weights);
+    case VisionArch::Qwen3VL:
+      return vision::make_qwen3vl_vision(cfg, weights);
   }
   fail(ErrorCode::kUnsupported, "vision encoder: unknown vision architecture");
 }

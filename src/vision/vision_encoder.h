@@ -1,6 +1,7 @@
-// The vision towers of Qwen2-VL and Qwen2.5-VL: patch embedding (Conv3d as a matrix over
-// flattened patches), a stack of pre-norm ViT blocks with 2-D rotary attention, and the
+// The vision towers of Qwen2-VL, Qwen2.5-VL and Qwen3-VL: patch embedding (Conv3d as a matrix
+// over flattened patches), a stack of pre-norm ViT blocks with 2-D rotary attention, and the
 // patch merger that concatenates each merge x merge block and projects it to the LLM width.
+// Qwen3-VL also returns its DeepStack features (merged outputs of chosen blocks).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -23,9 +24,12 @@ class VisionEncoder {
   static std::unique_ptr<VisionEncoder> create(const ModelConfig& cfg, const TensorSource& weights);
   // pixels: [grid_t*grid_h*grid_w, C*T*P*P] rows in HF pixel_values order (2x2-merge blocks); one image.
   // Returns merged image embeddings [n_patches / merge^2, cfg.vision.out_hidden_size], row r for the r-th <|image_pad|>.
-  // `cancel` is checked between blocks (throws Error kAborted).
+  // `cancel` is checked between blocks (throws Error kAborted). When `deepstack` is given it
+  // receives one feature of the same shape per cfg.vision.deepstack_visual_indexes entry (empty
+  // for towers without DeepStack).
   virtual std::vector<float> encode(const float* pixels, int grid_t, int grid_h, int grid_w, ThreadPool& pool,
-                                    const Cancel& cancel = Cancel()) const = 0;
+                                    const Cancel& cancel = Cancel(),
+                                    std::vector<std::vector<float>>* deepstack = nullptr) const = 0;
   // Just the patch embedding [n_patches, embed_dim] (for golden tests).
   virtual std::vector<float> patch_embed(const float* pixels, int64_t n_patches, ThreadPool& pool) const = 0;
 };

@@ -1,4 +1,4 @@
-// Pieces shared by the Qwen2-VL and Qwen2.5-VL towers (internal to src/vision).
+// Pieces shared by the Qwen2-VL, Qwen2.5-VL and Qwen3-VL towers (internal to src/vision).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -84,6 +84,7 @@ void add_rows(float* x, const float* y, int64_t n, ThreadPool& pool);
 
 std::unique_ptr<VisionEncoder> make_qwen2vl_vision(const ModelConfig& cfg, const TensorSource& src);
 std::unique_ptr<VisionEncoder> make_qwen25vl_vision(const ModelConfig& cfg, const TensorSource& src);
+std::unique_ptr<VisionEncoder> make_qwen3vl_vision(const ModelConfig& cfg, const TensorSource& src);
 
 }  // namespace vision
 }  // namespace edgevl
