@@ -276,7 +276,7 @@ TEST(Hardening, AbortDuringEncode) {
   std::thread aborter([&] {
     // Late enough to land in the vision attention (seconds long), past the patchify
     // and patch embedding of 25600 patches, even on a loaded machine.
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(3000));
     abort_at_ns = std::chrono::steady_clock::now().time_since_epoch().count();
     s.abort();
   });

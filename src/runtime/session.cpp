@@ -138,23 +138,61 @@ std::shared_ptr<const ImageEmbedding> Session::image_embedding(const ImageU8& im
 }
 
 std::shared_ptr<const ImageEmbedding> Session::encode_cached(const ImageU8& img, bool* was_cached, const Cancel& cancel) {
-  return image_cache_.get_or_compute(
-      cache_key(img),
-      [&] {
-        ++images_encoded_total_;
-        return model_->encode_image(img, effective_preprocess(), pool_, cancel);
-      },
-      was_cached, cancel);
+  const std::string key = cache_key(img);
+  auto compute = [&] {
+    ++images_encoded_total_;
+    return model_->encode_image(img, effective_preprocess(), pool_, cancel);
+  };
+  // Queued by prepare_image() but not started: encode it here, with the whole pool.
+  PreparedImage queued;
+  {
+    std::lock_guard<std::mutex> lk(bg_mu_);
+    for (auto it = bg_queue_.begin(); it != bg_queue_.end(); ++it)
+      if (it->key == key) {
+        queued = std::move(*it);
+        bg_queue_.erase(it);
+        break;
+      }
+  }
+  if (queued.claim) {
+    if (was_cached) *was_cached = true;  // prepared ahead: not counted as this turn's encode
+    return image_cache_.fulfil(key, queued.claim, compute);
+  }
+  return image_cache_.get_or_compute(key, compute, was_cached, cancel);
+}
+
+void Session::abandon(PreparedImage& p) {
+  try {  // publishes an error to any waiter and drops the key, so a later lookup encodes it
+    image_cache_.fulfil(p.key, p.claim, []() -> ImageEmbedding { fail(ErrorCode::kAborted, "image dropped from the prepare queue"); });
+  } catch (...) {
+  }
 }
 
 void Session::prepare_image(std::shared_ptr<const ImageU8> img) {
   if (!img) return;
-  std::lock_guard<std::mutex> lk(bg_mu_);
-  if (!bg_thread_.joinable()) bg_thread_ = std::thread([this] { background_loop(); });
-  // More waiting images than the cache holds would evict each other: keep the newest.
-  while (!bg_queue_.empty() && bg_queue_.size() >= std::max<size_t>(1, params_.image_cache_entries)) bg_queue_.pop_front();
-  bg_queue_.push_back(std::move(img));
+  PreparedImage p;
+  p.key = cache_key(*img);
+  p.claim = image_cache_.claim(p.key);  // from now on a chat() finds it in the cache or the queue
+  if (!p.claim) return;                 // cached or being encoded
+  p.img = std::move(img);
+  std::vector<PreparedImage> dropped;
+  {
+    std::lock_guard<std::mutex> lk(bg_mu_);
+    try {
+      if (!bg_thread_.joinable()) bg_thread_ = std::thread([this] { background_loop(); });
+    } catch (...) {
+      abandon(p);
+      throw;
+    }
+    // More waiting images than the cache holds would evict each other: keep the newest.
+    while (!bg_queue_.empty() && bg_queue_.size() >= std::max<size_t>(1, params_.image_cache_entries)) {
+      dropped.push_back(std::move(bg_queue_.front()));
+      bg_queue_.pop_front();
+    }
+    bg_queue_.push_back(std::move(p));
+  }
   bg_cv_.notify_one();
+  for (auto& d : dropped) abandon(d);
 }
 
 void Session::background_loop() {
@@ -163,22 +201,19 @@ void Session::background_loop() {
   ThreadPool single(1);
   const Cancel stop(&bg_stop_);
   for (;;) {
-    std::shared_ptr<const ImageU8> img;
+    PreparedImage p;
     {
       std::unique_lock<std::mutex> lk(bg_mu_);
       bg_cv_.wait(lk, [&] { return bg_stop_.load() || !bg_queue_.empty(); });
       if (bg_stop_.load()) return;
-      img = std::move(bg_queue_.front());
+      p = std::move(bg_queue_.front());
       bg_queue_.pop_front();
     }
     try {
-      const std::string key = cache_key(*img);
-      ImageCache::Claim claim = image_cache_.claim(key);  // from now on a chat() waits for this encode
-      if (!claim) continue;                               // cached, or a chat() is encoding it
       std::unique_lock<std::timed_mutex> pool(pool_mu_, std::try_to_lock);
-      image_cache_.fulfil(key, claim, [&] {
+      image_cache_.fulfil(p.key, p.claim, [&] {
         ++images_encoded_total_;
-        return model_->encode_image(*img, effective_preprocess(), pool.owns_lock() ? pool_ : single, stop);
+        return model_->encode_image(*p.img, effective_preprocess(), pool.owns_lock() ? pool_ : single, stop);
       });
     } catch (...) {
       // Not cached: a chat() waiting for it gets the error, a later one encodes it again.

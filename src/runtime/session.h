@@ -213,6 +213,8 @@ class Session {
   Snapshot snapshot() const;
   void restore(const Snapshot& s);
   void background_loop();
+  struct PreparedImage;
+  void abandon(PreparedImage& p);  // a queued image that will not be encoded
   // The pool runs one job at a time: a chat()/sync_cache() or a background encode.
   // Waits for it, polling `cancel`.
   std::unique_lock<std::timed_mutex> take_pool(const Cancel& cancel);
@@ -246,7 +248,12 @@ class Session {
   // prepare_image(): one worker, a queue, a stop flag that also cancels its encode.
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
-  std::deque<std::shared_ptr<const ImageU8>> bg_queue_;
+  struct PreparedImage {
+    std::shared_ptr<const ImageU8> img;
+    std::string key;
+    ImageCache::Claim claim;  // registered in the cache at prepare_image() time
+  };
+  std::deque<PreparedImage> bg_queue_;
   std::atomic<bool> bg_stop_{false};
   std::thread bg_thread_;
 };

@@ -75,7 +75,7 @@ class Qwen25VLVision final : public VisionEncoder {
     const int64_t d = vc.embed_dim, hid = vc.mlp_hidden;
     const int64_t unit = static_cast<int64_t>(vc.spatial_merge_size) * vc.spatial_merge_size;
     const int hd = vc.embed_dim / vc.num_heads;
-    std::vector<float> x = stem_.patch_embed(pixels, n, pool);
+    std::vector<float> x = stem_.patch_embed(pixels, n, pool, cancel);
     VisionRopeTables rope = vision_rope_tables(grid_t, grid_h, grid_w, vc.spatial_merge_size, hd);
 
     std::vector<int64_t> cu_full{0};

@@ -49,7 +49,7 @@ class Qwen2VLVision final : public VisionEncoder {
     const VisionConfig& vc = stem_.vc;
     const int64_t n = stem_.check_grid(grid_t, grid_h, grid_w);
     const int64_t d = vc.embed_dim, hid = vc.mlp_hidden;
-    std::vector<float> x = stem_.patch_embed(pixels, n, pool);
+    std::vector<float> x = stem_.patch_embed(pixels, n, pool, cancel);
     const VisionRopeTables rope =
         vision_rope_tables(grid_t, grid_h, grid_w, vc.spatial_merge_size, vc.embed_dim / vc.num_heads);
     // Full attention inside each frame.

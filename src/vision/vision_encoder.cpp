@@ -1,5 +1,6 @@
 #include "vision/vision_encoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -130,10 +131,14 @@ void Stem::load(const ModelConfig& cfg, const TensorSource& src) {
   mlp2 = load_linear(src, "visual.merger.mlp.2", vc.out_hidden_size, merged_dim(), true);
 }
 
-std::vector<float> Stem::patch_embed(const float* pixels, int64_t n_patches, ThreadPool& pool) const {
+std::vector<float> Stem::patch_embed(const float* pixels, int64_t n_patches, ThreadPool& pool, const Cancel& cancel) const {
   if (!pixels || n_patches < 1) fail(ErrorCode::kInvalidArgument, "vision patch_embed: no pixel rows");
   std::vector<float> out(static_cast<size_t>(n_patches) * vc.embed_dim);
-  matmul(pixels, n_patches, patch, nullptr, out.data(), pool);
+  const int64_t chunks = (n_patches + 4095) / 4096, per = (n_patches + chunks - 1) / chunks;
+  for (int64_t r = 0; r < n_patches; r += per) {
+    cancel.check("image encoding");
+    matmul(pixels + r * patch_dim, std::min(per, n_patches - r), patch, nullptr, out.data() + r * vc.embed_dim, pool);
+  }
   return out;
 }
 

@@ -72,7 +72,9 @@ struct Stem {
   int64_t merged_dim() const { return static_cast<int64_t>(vc.embed_dim) * vc.spatial_merge_size * vc.spatial_merge_size; }
 
   void load(const ModelConfig& cfg, const TensorSource& src);  // ln_q is loaded by the caller
-  std::vector<float> patch_embed(const float* pixels, int64_t n_patches, ThreadPool& pool) const;
+  // In equal chunks of at most 4096 patches, polling `cancel` between them (a 48 MP
+  // budget-free image has tens of thousands of patches).
+  std::vector<float> patch_embed(const float* pixels, int64_t n_patches, ThreadPool& pool, const Cancel& cancel = Cancel()) const;
   // x: [n, embed_dim] after the blocks -> [n / merge^2, out_hidden_size]. `normed` is scratch of n*embed_dim.
   std::vector<float> merge(const float* x, int64_t n, std::vector<float>& normed, ThreadPool& pool) const;
   // Checks grid values against the config; returns the number of patches.
