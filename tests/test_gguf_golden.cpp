@@ -9,6 +9,7 @@
 
 #include "core/mmap_file.h"
 #include "core/npy.h"
+#include "core/error.h"
 #include "formats/gguf_convert.h"
 #include "runtime/session.h"
 #include "test_util.h"
@@ -132,6 +133,37 @@ TEST_P(GgufGolden, F32AndF16PassTheGoldenDialogue) {
     TurnResult r2 = s.chat(message_from_tagged_text("user", "What color is it?", {}), gen, nullptr);
     EXPECT_EQ(r2.tokens, mc["turn2"]["greedy_ids"].get<std::vector<int32_t>>());
   }
+}
+
+// A text GGUF opened without its mmproj: the text dialogue matches the goldens, and a turn
+// with an image fails naming the missing vision file, leaving the session as it was.
+TEST_P(GgufGolden, TextOnlyGgufChatsAndRefusesImagesClearly) {
+  REQUIRE_FIXTURES();
+  const std::string model = GetParam();
+  json mc = json::parse(read_text_file(fixture(model + "/golden/manifest.json")))["cases"]["text_only"];
+  converted(model, DType::F32);  // writes the pair
+  ModelLoadParams p;
+  p.path = edgevl_test::temp_dir() + "/" + model + "." + QuantMix{DType::F32, DType::F32, {}}.name() + ".gguf";
+  auto m = Model::load(p);
+  EXPECT_FALSE(m->has_vision());
+  SessionParams sp;
+  sp.n_threads = 2;
+  Session s(m, sp);
+  GenerationParams gen;
+  gen.max_new_tokens = 16;
+  gen.ignore_eos = true;
+  auto img = std::make_shared<ImageU8>(decode_image_file(fixture("images/demo_sq392.png")));
+  try {
+    s.chat(message_from_tagged_text("user", "<image>Describe this image.", {img}), gen, nullptr);
+    FAIL() << "an image turn on a text-only model must fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("--mmproj"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(s.history().empty());
+  const std::string prompt = "Hello! Tell me a short story about 3 dragons and a \u4e2d\u6587 poem.";
+  TurnResult r = s.chat(message_from_tagged_text("user", json::parse("\"" + prompt + "\"").get<std::string>(), {}), gen, nullptr);
+  EXPECT_EQ(r.tokens, mc["greedy_ids"].get<std::vector<int32_t>>());
 }
 
 TEST_P(GgufGolden, QuantizedTop1Agreement) {
