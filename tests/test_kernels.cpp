@@ -1,10 +1,12 @@
 // Every dispatched kernel against its scalar reference, on odd shapes (tails, one row).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <random>
 #include <vector>
 
+#include "core/error.h"
 #include "core/fp16.h"
 #include "kernels/attention.h"
 #include "kernels/dot.h"
@@ -303,4 +305,70 @@ TEST(Rope, RotatesHalvesAndPreservesNorm) {
   EXPECT_FLOAT_EQ(x[2], 1);
   EXPECT_FLOAT_EQ(x[1], 2);
   EXPECT_FLOAT_EQ(x[3], 4);
+}
+
+// The tiled online-softmax path against the double-precision reference: shapes that
+// leave partial query and key tiles, causal offsets that put the diagonal inside a key
+// tile, GQA groups of 1, 3 and 4, odd head sizes, padded strides; with sgemm tiles (when
+// BLAS is built in) and with the dot kernels.
+TEST(Attention, TiledMatchesReferenceOnOddShapes) {
+  ThreadPool pool(3);
+  struct Shape {
+    int64_t nq, nk_extra, causal;
+    int n_head, n_kv_head, head_dim;
+  };
+  const Shape shapes[] = {
+      {1, 0, -1, 2, 2, 8},     {16, 0, 0, 4, 2, 16},       {17, 3, 3, 6, 2, 13},       {129, 0, -1, 3, 3, 24},
+      {130, 200, 200, 4, 1, 40}, {300, 0, 0, 4, 4, 20},   {257, 700, 700, 6, 2, 64},  {600, 0, -1, 2, 1, 8},
+  };
+  for (bool use_gemm : {true, false})
+    for (const Shape& sh : shapes) {
+      AttentionArgs a;
+      a.n_head = sh.n_head;
+      a.n_kv_head = sh.n_kv_head;
+      a.head_dim = sh.head_dim;
+      a.nq = sh.nq;
+      a.nk = sh.nq + sh.nk_extra;
+      a.q_stride = a.n_head * a.head_dim + 5;  // padded rows
+      a.kv_stride = a.n_kv_head * a.head_dim + 3;
+      a.out_stride = a.n_head * a.head_dim + 1;
+      a.scale = 1.0f / std::sqrt(float(a.head_dim));
+      a.causal_offset = sh.causal;
+      auto q = randn(a.nq * a.q_stride, 11, 2.0f), k = randn(a.nk * a.kv_stride, 12, 2.0f), v = randn(a.nk * a.kv_stride, 13);
+      std::vector<float> o(a.nq * a.out_stride, 0.0f), orf(o.size(), 0.0f);
+      a.q = q.data();
+      a.k = k.data();
+      a.v = v.data();
+      a.out = o.data();
+      attention_tiled(a, pool, use_gemm);
+      a.out = orf.data();
+      attention_reference(a);
+      ASSERT_LE(edgevl_test::max_abs_diff(o, orf), 2e-5f)
+          << "gemm=" << use_gemm << " nq=" << a.nq << " nk=" << a.nk << " causal=" << a.causal_offset << " heads=" << a.n_head << "/"
+          << a.n_kv_head << " hd=" << a.head_dim;
+    }
+}
+
+TEST(Attention, TiledStopsWhenCancelled) {
+  ThreadPool pool(2);
+  AttentionArgs a;
+  a.n_head = a.n_kv_head = 2;
+  a.head_dim = 8;
+  a.nq = a.nk = 512;
+  a.q_stride = a.kv_stride = a.out_stride = 16;
+  auto q = randn(a.nq * 16, 1), k = randn(a.nk * 16, 2), v = randn(a.nk * 16, 3);
+  std::vector<float> o(a.nq * 16);
+  a.q = q.data();
+  a.k = k.data();
+  a.v = v.data();
+  a.out = o.data();
+  std::atomic<bool> flag{true};
+  const Cancel cancel(&flag);
+  a.cancel = &cancel;
+  try {
+    attention(a, pool);
+    FAIL() << "a cancelled attention returned normally";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kAborted);
+  }
 }

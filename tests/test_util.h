@@ -29,15 +29,25 @@ inline std::string fixture(const std::string& rel) { return fixtures_dir() + "/"
       << "golden fixtures not found at '" << ::edgevl_test::fixtures_dir()                     \
       << "' (expected ../shared/fixtures beside the repo, or set EDGEVL_FIXTURES)"
 
+// NaN-aware: a NaN anywhere makes these +inf, so `EXPECT_LE(max_abs_diff(..), tol)`
+// fails on NaN output (std::max would silently drop a NaN, and NaN <= tol is false only
+// by luck of the operand order).
 inline float max_abs(const std::vector<float>& a) {
   float m = 0;
-  for (float x : a) m = std::max(m, std::fabs(x));
+  for (float x : a) {
+    if (std::isnan(x)) return INFINITY;
+    m = std::max(m, std::fabs(x));
+  }
   return m;
 }
 
 inline float max_abs_diff(const float* a, const float* b, size_t n) {
   float m = 0;
-  for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  for (size_t i = 0; i < n; ++i) {
+    const float d = std::fabs(a[i] - b[i]);
+    if (std::isnan(d)) return INFINITY;  // a NaN on either side (or inf - inf)
+    m = std::max(m, d);
+  }
   return m;
 }
 

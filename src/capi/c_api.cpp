@@ -110,7 +110,6 @@ edgevl_status execute(edgevl_session* s, const RunSpec& spec, edgevl_callback cb
   std::string err;
   edgevl_status st = EDGEVL_OK;
   TurnResult res;
-  bool stopped_by_callback = false;
   st = guarded([&] {
     res = s->session->chat(spec.msg, spec.gen, [&](int32_t id, const std::string& piece) {
       if (!cb) return true;
@@ -119,11 +118,7 @@ edgevl_status execute(edgevl_session* s, const RunSpec& spec, edgevl_callback cb
       r.text = piece.c_str();
       r.text_len = piece.size();
       r.token_id = id;
-      if (cb(&r, user) != 0) {
-        stopped_by_callback = true;
-        return false;
-      }
-      return true;
+      return cb(&r, user) == 0;
     }, spec.opt);
   });
   edgevl_perf perf = convert_perf(res.stats, s->model->load_ms());
@@ -165,7 +160,6 @@ edgevl_status execute(edgevl_session* s, const RunSpec& spec, edgevl_callback cb
   r.text = res.text.c_str();
   r.text_len = res.text.size();
   r.finish_reason = finish_reason_name(res.finish);
-  (void)stopped_by_callback;
   if (spec.mode == EDGEVL_MODE_LOGITS) {
     r.logits = s->session->last_logits().data();
     r.n_logits = int32_t(s->session->last_logits().size());
@@ -216,7 +210,6 @@ edgevl_status edgevl_model_load(const edgevl_model_params* params, edgevl_model*
     ModelLoadParams lp;
     lp.path = params->path;
     if (params->mmproj_path) lp.mmproj_path = params->mmproj_path;
-    lp.n_threads = params->n_threads;
     auto m = std::make_unique<edgevl_model>();
     m->model = Model::load(lp);
     *out_model = m.release();
@@ -470,9 +463,9 @@ edgevl_status edgevl_set_chat_template(edgevl_session* session, const char* syst
   return guarded([&] {
     BusyGuard busy(checked(session));
     ChatTemplate t = ChatTemplate::chatml(session->session->params().system_prompt);
-    if (system_prompt) t.system_block = system_prompt;
-    if (prompt_prefix) t.user_prefix = prompt_prefix;
-    if (prompt_postfix) t.user_postfix = prompt_postfix;
+    const std::string sys = system_prompt ? system_prompt : "", pre = prompt_prefix ? prompt_prefix : "",
+                      post = prompt_postfix ? prompt_postfix : "";
+    t.set_rkllm(system_prompt ? &sys : nullptr, prompt_prefix ? &pre : nullptr, prompt_postfix ? &post : nullptr);
     session->session->set_template(t);
   });
 }

@@ -9,6 +9,20 @@ int default_thread_count() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+// Busy-wait steps before yielding, then yields before sleeping (workers) or between
+// checks (the caller, waiting for a worker the OS may have preempted). A pause is
+// ~10-140 cycles depending on the CPU: the spin covers the gap between two kernels of a
+// decode step, a fraction of a millisecond at most.
+static constexpr int kSpin = 20000, kYields = 50;
+
+static inline void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
@@ -28,10 +42,11 @@ void ThreadPool::worker(int index) {
   for (;;) {
     // Spin a little: the next job of a decode step usually comes within microseconds.
     uint64_t g = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; g == seen && spin < 20000; ++spin) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
+    for (int spin = 0; g == seen && spin < kSpin + kYields; ++spin) {
+      if (spin < kSpin)
+        cpu_relax();
+      else
+        std::this_thread::yield();  // let another process have the core for a while
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
@@ -41,7 +56,12 @@ void ThreadPool::worker(int index) {
     }
     seen = g;
     if (stop_) return;
-    (*job_)(index, n_threads_);
+    try {
+      (*job_)(index, n_threads_);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(error_mu_);
+      if (!error_) error_ = std::current_exception();
+    }
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
@@ -58,12 +78,27 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   cv_.notify_all();
-  fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
+  std::exception_ptr mine;
+  try {
+    fn(0, n_threads_);
+  } catch (...) {
+    mine = std::current_exception();
   }
+  // Wait for every worker even when fn threw: they still use fn.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < kSpin)
+      cpu_relax();
+    else
+      std::this_thread::yield();
+  }
+  std::exception_ptr theirs;
+  {
+    std::lock_guard<std::mutex> lk(error_mu_);
+    theirs = error_;
+    error_ = nullptr;
+  }
+  if (mine) std::rethrow_exception(mine);
+  if (theirs) std::rethrow_exception(theirs);
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {

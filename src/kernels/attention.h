@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/cancel.h"
 #include "core/thread_pool.h"
 
 namespace edgevl {
@@ -19,9 +20,22 @@ struct AttentionArgs {
   int n_head = 0, n_kv_head = 0, head_dim = 0;
   float scale = 1.0f;
   int64_t causal_offset = -1;
+  const Cancel* cancel = nullptr;  // polled between tiles (attention_tiled); throws kAborted
 };
 
+// Picks the path by the number of query rows: one row at a time (decode, short
+// prompts) or tiled with an online softmax (prefill, vision). Memory: O(threads x tile),
+// never an nq x nk score matrix.
 void attention(const AttentionArgs& a, ThreadPool& pool);
+
+// Tiles of kAttentionTileQ queries x kAttentionTileK keys (a 128 KB score tile, which
+// stays in L2), flash-attention style: a running max and sum per query row rescale the
+// partial output as each key tile is added. With use_gemm (attention() sets it unless
+// EDGEVL_NO_GEMM is set), scores and P·V per tile go through sgemm_tile where BLAS is
+// built in; otherwise through the dot kernels.
+void attention_tiled(const AttentionArgs& a, ThreadPool& pool, bool use_gemm);
+constexpr int64_t kAttentionTileQ = 128, kAttentionTileK = 256;
+
 void attention_reference(const AttentionArgs& a);  // single-threaded, double accumulation
 
 }  // namespace edgevl

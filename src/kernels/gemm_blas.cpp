@@ -5,11 +5,7 @@
 #include <mutex>
 #include <vector>
 
-#include <cmath>
-
-#include "kernels/attention.h"
 #include "kernels/matmul.h"
-#include "kernels/vexp.h"
 
 #ifdef EDGEVL_HAVE_OPENBLAS
 #include <cblas.h>
@@ -18,8 +14,6 @@
 namespace edgevl {
 
 #ifdef EDGEVL_HAVE_OPENBLAS
-
-bool gemm_available() { return true; }
 
 bool matmul_gemm(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool) {
   // Our pool owns the cores: every sgemm call runs single-threaded on its panel.
@@ -52,53 +46,18 @@ bool matmul_gemm(const float* x, int64_t M, const WeightMatrix& W, const float* 
   return true;
 }
 
-// Max of n >= 1 floats in 8 independent lanes, which the compiler turns into vector maxes
-// (a single running max is a serial chain it may not reorder).
-static float row_max(const float* x, int64_t n) {
-  float m[8];
-  for (int k = 0; k < 8; ++k) m[k] = x[0];
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int k = 0; k < 8; ++k) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
-  float r = m[0];
-  for (int k = 1; k < 8; ++k) r = std::max(r, m[k]);
-  for (; j < n; ++j) r = std::max(r, x[j]);
-  return r;
-}
-
-bool attention_gemm(const AttentionArgs& a, ThreadPool& pool) {
+bool sgemm_tile(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                float beta, float* C, int64_t ldc) {
   static std::once_flag once;
   std::call_once(once, [] { openblas_set_num_threads(1); });
-  const int group = a.n_head / a.n_kv_head;
-  const int hd = a.head_dim;
-  pool.parallel_for(a.n_head, [&](int64_t h0, int64_t h1) {
-    std::vector<float> scores(static_cast<size_t>(a.nq * a.nk));
-    for (int64_t h = h0; h < h1; ++h) {
-      const int kvh = int(h) / group;
-      const float* q = a.q + h * hd;
-      const float* k = a.k + int64_t(kvh) * hd;
-      const float* v = a.v + int64_t(kvh) * hd;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(a.nq), int(a.nk), hd, a.scale, q, int(a.q_stride), k, int(a.kv_stride), 0.0f,
-                  scores.data(), int(a.nk));
-      for (int64_t i = 0; i < a.nq; ++i) {
-        float* row = scores.data() + i * a.nk;
-        const int64_t nvis = a.causal_offset < 0 ? a.nk : std::min<int64_t>(a.nk, i + a.causal_offset + 1);
-        const float mx = row_max(row, nvis);
-        const float inv = 1.0f / vec_exp(row, row, nvis, mx);
-        for (int64_t j = 0; j < nvis; ++j) row[j] *= inv;
-        for (int64_t j = nvis; j < a.nk; ++j) row[j] = 0.0f;
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(a.nq), hd, int(a.nk), 1.0f, scores.data(), int(a.nk), v, int(a.kv_stride),
-                  0.0f, a.out + h * hd, int(a.out_stride));
-    }
-  });
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta,
+              C, int(ldc));
   return true;
 }
 
 #else
 
-bool gemm_available() { return false; }
-bool attention_gemm(const AttentionArgs&, ThreadPool&) { return false; }
+bool sgemm_tile(bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float, float*, int64_t) { return false; }
 bool matmul_gemm(const float*, int64_t, const WeightMatrix&, const float*, float*, ThreadPool&) { return false; }
 
 #endif

@@ -15,11 +15,11 @@ constexpr int64_t kGemmMinRows = 16;
 
 // y = x·Wᵀ (+ bias) through sgemm; returns false when BLAS is not built in.
 bool matmul_gemm(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool);
-bool gemm_available();
 
-struct AttentionArgs;
-// Attention for many query rows as two sgemms per head (scores = Q·Kᵀ, out = P·V)
-// with the softmax and causal mask in between; returns false when BLAS is not built in.
-bool attention_gemm(const AttentionArgs& a, ThreadPool& pool);
+// One single-threaded row-major sgemm on the calling thread (for tiles the caller's
+// pool hands out): C = alpha·A·op(B) + beta·C, op(B) = Bᵀ when trans_b. Returns false
+// (and does nothing) when BLAS is not built in.
+bool sgemm_tile(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
+                float beta, float* C, int64_t ldc);
 
 }  // namespace edgevl

@@ -71,13 +71,4 @@ void add_inplace(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-void softmax_inplace(float* x, int64_t n) {
-  if (n <= 0) return;
-  float m = x[0];
-  for (int64_t i = 1; i < n; ++i) m = std::fmax(m, x[i]);
-  const float s = vec_exp(x, x, n, m);
-  const float inv = 1.0f / s;
-  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
-}
-
 }  // namespace edgevl

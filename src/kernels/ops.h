@@ -16,6 +16,5 @@ void quick_gelu_inplace(float* x, int64_t n);  // x·sigmoid(1.702x)
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu_inplace(float* gate, const float* up, int64_t n);
 void add_inplace(float* x, const float* y, int64_t n);
-void softmax_inplace(float* x, int64_t n);
 
 }  // namespace edgevl

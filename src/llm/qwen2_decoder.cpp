@@ -75,7 +75,7 @@ void Qwen2Decoder::logits(const float* hidden, float* out, ThreadPool& pool) con
 }
 
 void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCache& cache, ThreadPool& pool,
-                           float* last_logits, float* hidden_out) const {
+                           float* last_logits, float* hidden_out, const Cancel& cancel) const {
   if (n <= 0) return;
   const int64_t start = cache.size();
   if (start + n > cache.capacity())
@@ -91,6 +91,7 @@ void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCac
   for (int64_t i = 0; i < n; ++i) rope_.table(cells[i].pos, cos.data() + i * hd, sin.data() + i * hd);
 
   for (int l = 0; l < cfg_.num_layers; ++l) {
+    cancel.check("prefill");  // K/V rows written past cache.size() are not committed yet
     const Layer& L = layers_[l];
     rmsnorm(h.data(), L.attn_norm.data(), normed.data(), n, H, cfg_.rms_norm_eps);
     float* kc = cache.k(l) + start * kvd;
@@ -118,6 +119,7 @@ void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCac
     a.head_dim = hd;
     a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
     a.causal_offset = start;
+    a.cancel = &cancel;
     attention(a, pool);
     matmul(att.data(), n, L.wo, nullptr, tmp.data(), pool);
     add_inplace(h.data(), tmp.data(), n * H);

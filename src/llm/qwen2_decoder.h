@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/cancel.h"
 #include "core/thread_pool.h"
 #include "formats/model_config.h"
 #include "formats/tensor_source.h"
@@ -35,8 +36,9 @@ class Qwen2Decoder {
   // positions) on top of what `cache` holds, appends their K/V to it. Writes the
   // final-normed hidden state of every position to `hidden_out` [n][hidden] if not
   // null, and the logits of the last position to `last_logits` [vocab] if not null.
+  // `cancel` is checked between layers; when it throws, the cache is unchanged.
   void forward(const float* x, int64_t n, const KvCell* cells, KvCache& cache, ThreadPool& pool,
-               float* last_logits, float* hidden_out = nullptr) const;
+               float* last_logits, float* hidden_out = nullptr, const Cancel& cancel = Cancel()) const;
 
   // logits[vocab] for one final-normed hidden vector.
   void logits(const float* hidden, float* out, ThreadPool& pool) const;

@@ -175,7 +175,6 @@ BenchResult run_bench(const BenchParams& p) {
   ModelLoadParams lp;
   lp.path = p.model;
   lp.mmproj_path = p.mmproj;
-  lp.n_threads = r.threads;
   std::shared_ptr<Model> model = Model::load(lp);
   r.load_ms = model->load_ms();
   r.config = model->config();
@@ -275,6 +274,7 @@ BenchResult run_bench(const BenchParams& p) {
       SessionParams sp;
       sp.n_threads = r.threads;
       sp.fixed_size = p.image_size;
+      sp.max_image_tokens = int64_t(p.image_size / 28) * (p.image_size / 28);  // the size asked for, not the default budget
       sp.max_context = std::max<int64_t>(256, int64_t(r.image_tokens) + 256);
       sp.generation.max_new_tokens = 1;
       sp.generation.ignore_eos = true;

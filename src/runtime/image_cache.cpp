@@ -1,19 +1,8 @@
 #include "runtime/image_cache.h"
 
+#include <chrono>
+
 namespace edgevl {
-
-void ImageCache::set_capacity(size_t n) {
-  std::lock_guard<std::mutex> lk(mu_);
-  capacity_ = n == 0 ? 1 : n;
-  while (lru_.size() > capacity_) lru_.pop_back();
-}
-
-bool ImageCache::contains(const std::string& key) const {
-  std::lock_guard<std::mutex> lk(mu_);
-  for (const auto& e : lru_)
-    if (e.key == key) return true;
-  return false;
-}
 
 size_t ImageCache::size() const {
   std::lock_guard<std::mutex> lk(mu_);
@@ -47,7 +36,8 @@ ImageCache::Ptr ImageCache::fulfil(const std::string& key, const Claim& c, const
   }
 }
 
-ImageCache::Ptr ImageCache::get_or_compute(const std::string& key, const std::function<ImageEmbedding()>& compute, bool* hit) {
+ImageCache::Ptr ImageCache::get_or_compute(const std::string& key, const std::function<ImageEmbedding()>& compute, bool* hit,
+                                           const Cancel& cancel) {
   for (;;) {
     Claim c = claim(key);
     if (c) {
@@ -66,7 +56,9 @@ ImageCache::Ptr ImageCache::get_or_compute(const std::string& key, const std::fu
     }
     if (!fut.valid()) continue;  // evicted between the two looks: try again
     if (hit) *hit = true;
-    return fut.get();  // waits if another thread is still encoding it; rethrows its error
+    // Another thread may still be encoding it: wait, but stay cancellable.
+    while (fut.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) cancel.check("waiting for an image encode");
+    return fut.get();  // rethrows its error
   }
 }
 

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/cancel.h"
 #include "runtime/model.h"
 
 namespace edgevl {
@@ -17,12 +18,12 @@ class ImageCache {
  public:
   using Ptr = std::shared_ptr<const ImageEmbedding>;
   explicit ImageCache(size_t capacity = 8) : capacity_(capacity) {}
-  void set_capacity(size_t n);
 
   // Returns the cached embedding for key, or runs compute() (once, even if several
   // threads ask) and caches its result. *hit tells whether it was already there.
-  Ptr get_or_compute(const std::string& key, const std::function<ImageEmbedding()>& compute, bool* hit = nullptr);
-  bool contains(const std::string& key) const;
+  // While another thread computes the key, `cancel` is polled (throws kAborted).
+  Ptr get_or_compute(const std::string& key, const std::function<ImageEmbedding()>& compute, bool* hit = nullptr,
+                     const Cancel& cancel = Cancel());
 
   // Two-step form for background work: claim() registers the key at once (so later
   // lookups wait for it) and returns the promise to fulfil, or null if the key is

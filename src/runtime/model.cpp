@@ -61,15 +61,17 @@ std::shared_ptr<Model> Model::load(const ModelLoadParams& p) {
   return m;
 }
 
-ImageEmbedding Model::encode_image(const ImageU8& img, const PreprocessConfig& pre, ThreadPool& pool) const {
+ImageEmbedding Model::encode_image(const ImageU8& img, const PreprocessConfig& pre, ThreadPool& pool, const Cancel& cancel) const {
   if (!vision_)
     fail(ErrorCode::kInvalidArgument, path_ + ": this text-only model cannot read images; load it with its vision file (--mmproj FILE.gguf)");
   ImageEmbedding e;
+  cancel.check("image preprocessing");
   double t0 = now_ms();
   PixelPatches px = preprocess_image(img, pre);
   e.preprocess_ms = now_ms() - t0;
+  cancel.check("image encoding");
   t0 = now_ms();
-  e.embeds = vision_->encode(px.data.data(), px.grid_t, px.grid_h, px.grid_w, pool);
+  e.embeds = vision_->encode(px.data.data(), px.grid_t, px.grid_h, px.grid_w, pool, cancel);
   e.encode_ms = now_ms() - t0;
   const int m = cfg_.vision.spatial_merge_size;
   e.grid_t = px.grid_t;

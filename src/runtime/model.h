@@ -19,7 +19,6 @@ namespace edgevl {
 struct ModelLoadParams {
   std::string path;        // a Hugging Face model directory, or a text-model .gguf
   std::string mmproj_path; // with a .gguf: the vision (mmproj) .gguf
-  int n_threads = 0;       // for load-time work; 0 = all cores
 };
 
 // The output of the vision path for one image: what the decoder needs.
@@ -45,8 +44,9 @@ class Model {
   const std::string& path() const { return path_; }
   double load_ms() const { return load_ms_; }
 
-  // Preprocess (with the given settings) and run the vision tower.
-  ImageEmbedding encode_image(const ImageU8& img, const PreprocessConfig& pre, ThreadPool& pool) const;
+  // Preprocess (with the given settings) and run the vision tower; `cancel` is checked
+  // between the steps and between vision blocks.
+  ImageEmbedding encode_image(const ImageU8& img, const PreprocessConfig& pre, ThreadPool& pool, const Cancel& cancel = Cancel()) const;
 
  private:
   Model() = default;

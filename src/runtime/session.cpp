@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <functional>
 
@@ -8,22 +9,6 @@
 #include "core/timer.h"
 
 namespace edgevl {
-
-const char* finish_reason_name(FinishReason r) {
-  switch (r) {
-    case FinishReason::Stop: return "stop";
-    case FinishReason::Length: return "length";
-    case FinishReason::ContextFull: return "context_full";
-    case FinishReason::Aborted: return "aborted";
-  }
-  return "?";
-}
-
-ChatTemplate ChatTemplate::chatml(const std::string& system_prompt) {
-  ChatTemplate t;
-  t.system_block = "<|im_start|>system\n" + system_prompt + "<|im_end|>\n";
-  return t;
-}
 
 Message message_from_tagged_text(const std::string& role, const std::string& text,
                                  const std::vector<std::shared_ptr<const ImageU8>>& images) {
@@ -64,16 +49,6 @@ struct Session::Pending {
   int64_t turn_start = 0;     // index in ids where the message itself begins
 };
 
-struct Session::Snapshot {
-  std::vector<int32_t> history;
-  std::vector<KvCell> cells;
-  std::vector<ImageSpan> images;
-  std::vector<int64_t> turns;
-  int32_t next_pos;
-  int64_t system_len;
-  bool has_system, reply_open;
-};
-
 Session::Session(std::shared_ptr<const Model> model, const SessionParams& params)
     : model_(std::move(model)), params_(params),
       pool_(params.n_threads > 0 ? params.n_threads : default_thread_count()),
@@ -85,14 +60,27 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
   if (params_.fixed_size < 0 || params_.fixed_size % 28 != 0 || params_.fixed_size > 4096)
     fail(ErrorCode::kInvalidArgument, "session: fixed image size must be a multiple of 28 up to 4096 (got " + std::to_string(params_.fixed_size) + ")");
   if (params_.generation.max_new_tokens < 0) fail(ErrorCode::kInvalidArgument, "session: max_new_tokens must be >= 0");
+  if (params_.max_image_tokens < 0 || params_.max_image_tokens > (int64_t(1) << 20))
+    fail(ErrorCode::kInvalidArgument, "session: max_image_tokens must be between 0 (default " + std::to_string(kDefaultMaxImageTokens) +
+                                          ") and 1048576 (got " + std::to_string(params_.max_image_tokens) + ")");
+  if (!is_valid_utf8(params_.system_prompt)) fail(ErrorCode::kInvalidArgument, "session: the system prompt is not valid UTF-8");
   cache_ = model_->decoder().make_cache(params_.max_context);
   logits_.resize(model_->decoder().vocab_size());
   tmpl_ = ChatTemplate::chatml(params_.system_prompt);
 }
 
 Session::~Session() {
-  for (auto& t : background_)
-    if (t.joinable()) t.join();
+  {
+    std::lock_guard<std::mutex> lk(bg_mu_);
+    bg_stop_.store(true);  // also cancels the encode in progress
+  }
+  bg_cv_.notify_all();
+  if (bg_thread_.joinable()) bg_thread_.join();
+}
+
+void Session::abort() {
+  std::lock_guard<std::mutex> lk(run_mu_);
+  if (run_abort_) run_abort_->store(true);
 }
 
 // ---- images ----------------------------------------------------------------------------
@@ -102,7 +90,24 @@ PreprocessConfig Session::effective_preprocess() const {
   if (params_.fixed_size > 0) p.fixed_size = params_.fixed_size;
   if (params_.min_pixels > 0) p.min_pixels = params_.min_pixels;
   if (params_.max_pixels > 0) p.max_pixels = params_.max_pixels;
+  // The image-token budget caps max_pixels (one merged token covers (patch*merge)^2 px),
+  // but never below min_pixels. An explicit max_pixels is a budget of its own: the
+  // default one applies only when neither is set.
+  if (params_.max_image_tokens > 0 || params_.max_pixels <= 0) {
+    const int64_t budget = params_.max_image_tokens > 0 ? params_.max_image_tokens : kDefaultMaxImageTokens;
+    const int64_t unit = int64_t(p.patch_size) * p.merge_size * p.patch_size * p.merge_size;
+    if (unit > 0) p.max_pixels = std::min(p.max_pixels, std::max(p.min_pixels, budget * unit));
+  }
   return p;
+}
+
+int64_t Session::image_tokens_for(int width, int height) const {
+  const PreprocessConfig p = effective_preprocess();
+  p.validate();
+  const int factor = p.patch_size * p.merge_size;
+  if (p.fixed_size > 0) width = height = p.fixed_size;
+  const SmartSize s = smart_resize(height, width, factor, p.min_pixels, p.max_pixels);
+  return int64_t(s.height / factor) * (s.width / factor);
 }
 
 std::string Session::cache_key(const ImageU8& img) const {
@@ -112,42 +117,79 @@ std::string Session::cache_key(const ImageU8& img) const {
          ":" + std::to_string(p.min_pixels) + ":" + std::to_string(p.max_pixels);
 }
 
-std::shared_ptr<const ImageEmbedding> Session::image_embedding(const ImageU8& img, bool* was_cached) {
+std::unique_lock<std::timed_mutex> Session::take_pool(const Cancel& cancel) {
+  std::unique_lock<std::timed_mutex> lk(pool_mu_, std::defer_lock);
+  while (!lk.try_lock_for(std::chrono::milliseconds(5))) cancel.check("waiting for a background image encode");
+  return lk;
+}
+
+void Session::run_on_pool(const std::function<void()>& fn) {
+  auto lk = take_pool(Cancel());
+  pool_.run([&](int i, int) {
+    if (i) fn();
+  });
+}
+
+std::shared_ptr<const ImageEmbedding> Session::image_embedding(const ImageU8& img, bool* was_cached, const Cancel& cancel) {
+  auto lk = take_pool(cancel);
+  return encode_cached(img, was_cached, cancel);
+}
+
+std::shared_ptr<const ImageEmbedding> Session::encode_cached(const ImageU8& img, bool* was_cached, const Cancel& cancel) {
   return image_cache_.get_or_compute(
       cache_key(img),
       [&] {
         ++images_encoded_total_;
-        return model_->encode_image(img, effective_preprocess(), pool_);
+        return model_->encode_image(img, effective_preprocess(), pool_, cancel);
       },
-      was_cached);
+      was_cached, cancel);
 }
 
 void Session::prepare_image(std::shared_ptr<const ImageU8> img) {
   if (!img) return;
-  const std::string key = cache_key(*img);
-  ImageCache::Claim claim = image_cache_.claim(key);  // from now on a chat() waits for this encode
-  if (!claim) return;
-  // Its own threads: the session's pool may be busy with a chat() at the same time.
-  const int threads = pool_.size();
-  background_.emplace_back([this, img, key, claim, threads] {
+  std::lock_guard<std::mutex> lk(bg_mu_);
+  if (!bg_thread_.joinable()) bg_thread_ = std::thread([this] { background_loop(); });
+  // More waiting images than the cache holds would evict each other: keep the newest.
+  while (!bg_queue_.empty() && bg_queue_.size() >= std::max<size_t>(1, params_.image_cache_entries)) bg_queue_.pop_front();
+  bg_queue_.push_back(std::move(img));
+  bg_cv_.notify_one();
+}
+
+void Session::background_loop() {
+  // No pool of its own: the session's pool when it is free, else this thread alone (a
+  // background encode must not take the cores a running reply needs).
+  ThreadPool single(1);
+  const Cancel stop(&bg_stop_);
+  for (;;) {
+    std::shared_ptr<const ImageU8> img;
+    {
+      std::unique_lock<std::mutex> lk(bg_mu_);
+      bg_cv_.wait(lk, [&] { return bg_stop_.load() || !bg_queue_.empty(); });
+      if (bg_stop_.load()) return;
+      img = std::move(bg_queue_.front());
+      bg_queue_.pop_front();
+    }
     try {
-      ThreadPool pool(threads);
+      const std::string key = cache_key(*img);
+      ImageCache::Claim claim = image_cache_.claim(key);  // from now on a chat() waits for this encode
+      if (!claim) continue;                               // cached, or a chat() is encoding it
+      std::unique_lock<std::timed_mutex> pool(pool_mu_, std::try_to_lock);
       image_cache_.fulfil(key, claim, [&] {
         ++images_encoded_total_;
-        return model_->encode_image(*img, effective_preprocess(), pool);
+        return model_->encode_image(*img, effective_preprocess(), pool.owns_lock() ? pool_ : single, stop);
       });
     } catch (...) {
-      // The error reaches the chat() that uses the image.
+      // Not cached: a chat() waiting for it gets the error, a later one encodes it again.
     }
-  });
+  }
 }
 
 // ---- rendering a message into tokens ---------------------------------------------------
 
-void Session::append_text(Pending& seg, const std::string& text) const {
+void Session::append_text(Pending& seg, const std::string& text, bool parse_special) const {
   if (text.empty()) return;
   if (!is_valid_utf8(text)) fail(ErrorCode::kInvalidArgument, "message text is not valid UTF-8");
-  for (int32_t id : model_->tokenizer().encode(text)) {
+  for (int32_t id : model_->tokenizer().encode(text, parse_special)) {
     seg.ids.push_back(id);
     KvCell c;
     c.pos = {seg.next_pos, seg.next_pos, seg.next_pos};
@@ -157,12 +199,23 @@ void Session::append_text(Pending& seg, const std::string& text) const {
   }
 }
 
-void Session::append_image(Pending& seg, const ContentPart& part, TurnStats& st) {
+void Session::append_image(Pending& seg, const ContentPart& part, TurnStats& st, const Cancel& cancel) {
   if (!part.image) fail(ErrorCode::kInvalidArgument, "image part without an image");
   const ModelConfig& cfg = model_->config();
+  // Refuse before any encode work when the image cannot fit: with DropOldest only the
+  // kept tokens stay, otherwise the whole conversation does.
+  const ImageU8& img = *part.image;
+  const int64_t tokens = image_tokens_for(img.width, img.height);
+  const int64_t held = params_.overflow == OverflowPolicy::DropOldest ? keep_tokens() : int64_t(history_.size());
+  const int64_t need = held + int64_t(seg.ids.size()) + tokens + 2 + 1;  // + vision start/end, one reply token
+  if (need > params_.max_context)
+    fail(ErrorCode::kContextOverflow, "context overflow: the " + std::to_string(img.width) + "x" + std::to_string(img.height) + " image takes " +
+                                          std::to_string(tokens) + " tokens, the conversation keeps " + std::to_string(held) +
+                                          " and this turn has " + std::to_string(seg.ids.size()) + " more before it, over the context of " +
+                                          std::to_string(params_.max_context) + " tokens (raise max_context or lower max_image_tokens)");
   bool cached = false;
   const double t0 = now_ms();
-  auto emb = image_embedding(*part.image, &cached);
+  auto emb = encode_cached(img, &cached, cancel);
   st.image_encode_ms += now_ms() - t0;
   st.images++;
   st.images_encoded += cached ? 0 : 1;
@@ -223,31 +276,35 @@ void Session::append_embeddings(Pending& seg, const ContentPart& part) {
   seg.next_pos = mx + 1;
 }
 
-void Session::render(const Message& msg, Pending& seg, TurnStats& st) {
-  const std::string& role = msg.role;
-  if (role != "system" && role != "user" && role != "assistant" && role != "tool")
-    fail(ErrorCode::kInvalidArgument, "unknown role '" + role + "' (expected system, user, assistant or tool)");
+void Session::render(const Message& msg, Pending& seg, TurnStats& st, const Cancel& cancel) {
+  const Role role = parse_role(msg.role);
   // A first system message replaces the default system block.
-  const bool system_first = role == "system" && !has_system_;
+  const bool system_first = role == Role::System && !has_system_;
   if (!has_system_ && !system_first) {
-    append_text(seg, tmpl_.system_block);
+    append_text(seg, tmpl_.system_block());
     seg.system_tokens = int64_t(seg.ids.size());
   }
-  if (reply_open_) append_text(seg, "<|im_end|>\n");  // close the reply a prefill-only turn left open
+  if (reply_open_) append_text(seg, tmpl_.suffix(Role::Assistant));  // close the reply a prefill-only turn left open
   seg.turn_start = int64_t(seg.ids.size());
-  std::string text;
-  if (role == "user") text = tmpl_.user_prefix;
-  else text = "<|im_start|>" + role + "\n";
+  // Template text and non-literal parts are tokenized together (special tokens parsed);
+  // literal text on its own, as plain text.
+  std::string text = tmpl_.prefix(role);
   for (const ContentPart& part : msg.parts) {
     switch (part.kind) {
       case ContentPart::Kind::Text:
-        text += part.text;
-        break;
-      case ContentPart::Kind::Image:
-        if (role == "system") fail(ErrorCode::kInvalidArgument, "a system message cannot hold images");
+        if (!part.literal) {
+          text += part.text;
+          break;
+        }
         append_text(seg, text);
         text.clear();
-        append_image(seg, part, st);
+        append_text(seg, part.text, /*parse_special=*/false);
+        break;
+      case ContentPart::Kind::Image:
+        if (role == Role::System) fail(ErrorCode::kInvalidArgument, "a system message cannot hold images");
+        append_text(seg, text);
+        text.clear();
+        append_image(seg, part, st, cancel);
         break;
       case ContentPart::Kind::Tokens:
         append_text(seg, text);
@@ -270,47 +327,45 @@ void Session::render(const Message& msg, Pending& seg, TurnStats& st) {
         break;
     }
   }
-  seg.generate = role == "user" || role == "tool";
-  if (role == "user") text += tmpl_.user_postfix;
-  else if (role == "tool") text += "<|im_end|>\n<|im_start|>assistant\n";
-  else text += "<|im_end|>\n";
+  seg.generate = role_generates(role);
+  text += tmpl_.suffix(role);
+  if (seg.generate) text += tmpl_.generation_prompt();
   append_text(seg, text);
   if (system_first) seg.system_tokens = seg.turn_start = int64_t(seg.ids.size());
 }
 
 // ---- KV cache maintenance ---------------------------------------------------------------
 
-void Session::prefill_pending(const std::vector<int32_t>& ids, const std::vector<KvCell>& cells, const std::vector<ImageSpan>& spans,
-                              float* hidden_last) {
-  const int64_t n = int64_t(ids.size());
-  if (n == 0) return;
+// Prefill runs in chunks of at most kPrefillChunk tokens, of equal size (so a prompt
+// up to one chunk is computed exactly as one pass): it bounds the temporaries of a long
+// prompt and is a cancellation point.
+static constexpr int64_t kPrefillChunk = 256;
+
+void Session::prefill_uncached(const Cancel& cancel, float* hidden_last) {
+  const int64_t from = cache_.size(), end = int64_t(history_.size());
+  if (from >= end) return;
+  const int64_t n = end - from;
   const int H = model_->decoder().hidden_size();
-  std::vector<float> x(n * H);
-  int64_t i = 0;
-  for (const auto& span : spans) {
-    model_->decoder().embed(ids.data() + i, span.offset - i, x.data() + i * H);
-    std::memcpy(x.data() + span.offset * H, span.emb->embeds.data(), sizeof(float) * span.emb->embeds.size());
-    i = span.offset + span.emb->n_tokens;
-  }
-  model_->decoder().embed(ids.data() + i, n - i, x.data() + i * H);
-  if (hidden_last) {
-    std::vector<float> hidden(n * H);
-    model_->decoder().forward(x.data(), n, cells.data(), cache_, pool_, logits_.data(), hidden.data());
-    std::memcpy(hidden_last, hidden.data() + (n - 1) * H, sizeof(float) * H);
-  } else {
-    model_->decoder().forward(x.data(), n, cells.data(), cache_, pool_, logits_.data());
+  const int64_t chunks = (n + kPrefillChunk - 1) / kPrefillChunk, per = (n + chunks - 1) / chunks;
+  std::vector<float> x(per * H), hidden(hidden_last ? per * H : 0);
+  for (int64_t c0 = from; c0 < end; c0 += per) {
+    cancel.check("prefill");
+    const int64_t c1 = std::min(end, c0 + per), m = c1 - c0;
+    const bool last = c1 == end;
+    model_->decoder().embed(history_.data() + c0, m, x.data());
+    for (const auto& sp : history_images_) {  // image rows come from their embeddings
+      const int64_t b = std::max(c0, sp.offset), e = std::min(c1, sp.offset + sp.emb->n_tokens);
+      if (b < e) std::memcpy(x.data() + (b - c0) * H, sp.emb->embeds.data() + (b - sp.offset) * H, sizeof(float) * H * (e - b));
+    }
+    model_->decoder().forward(x.data(), m, cells_.data() + c0, cache_, pool_, last ? logits_.data() : nullptr,
+                              last && hidden_last ? hidden.data() : nullptr, cancel);
+    if (last && hidden_last) std::memcpy(hidden_last, hidden.data() + (m - 1) * H, sizeof(float) * H);
   }
 }
 
 void Session::sync_cache() {
-  const int64_t from = cache_.size();
-  if (from >= int64_t(history_.size())) return;
-  std::vector<int32_t> ids(history_.begin() + from, history_.end());
-  std::vector<KvCell> cells(cells_.begin() + from, cells_.end());
-  std::vector<ImageSpan> spans;
-  for (const auto& sp : history_images_)
-    if (sp.offset >= from) spans.push_back({sp.offset - from, sp.emb});
-  prefill_pending(ids, cells, spans, nullptr);
+  auto lk = take_pool(Cancel());
+  prefill_uncached(Cancel(), nullptr);
 }
 
 void Session::rebuild_cache() {
@@ -321,10 +376,12 @@ void Session::rebuild_cache() {
 int64_t Session::keep_tokens() const { return params_.n_keep < 0 ? system_len_ : std::max<int64_t>(params_.n_keep, system_len_); }
 
 void Session::remove_turns(int first, int count) {
-  if (first < 0 || count < 0 || first + count > turn_count())
-    fail(ErrorCode::kInvalidArgument, "remove_turns: range [" + std::to_string(first) + ", " + std::to_string(first + count) +
-                                          ") is outside the " + std::to_string(turn_count()) + " turns");
+  const int n = turn_count();
+  if (first < 0 || count < 0 || first > n || count > n - first)  // no first + count: it may overflow
+    fail(ErrorCode::kInvalidArgument, "remove_turns: " + std::to_string(count) + " turns from turn " + std::to_string(first) +
+                                          " is outside the " + std::to_string(n) + " turns");
   if (count == 0) return;
+  if (first + count == n) reply_open_ = false;  // the open reply goes with its turn
   const int64_t begin = turns_[first];
   const int64_t end = first + count < turn_count() ? turns_[first + count] : int64_t(history_.size());
   const int64_t removed = end - begin;
@@ -374,16 +431,18 @@ void Session::make_room(int64_t need, TurnStats& st) {
 }
 
 Session::Snapshot Session::snapshot() const {
-  return Snapshot{history_, cells_, history_images_, turns_, next_pos_, system_len_, has_system_, reply_open_};
+  return Snapshot{history_, cells_, history_images_, turns_, next_pos_, system_len_, has_system_, reply_open_, cache_.size(), logits_};
 }
 
 void Session::restore(const Snapshot& s) {
-  // The cache stays valid only as far as the restored history agrees with what it was
-  // computed from (an eviction may have changed the tokens after some point).
+  // The cache goes back to its old size, or less where the restored history disagrees
+  // with what it was computed from (an eviction may have changed the tokens after some
+  // point; the next run recomputes those).
   int64_t same = 0;
-  const int64_t n = std::min<int64_t>(int64_t(s.history.size()), cache_.size());
+  const int64_t n = std::min<int64_t>(s.kv_size, cache_.size());
   while (same < n && s.history[same] == history_[same] && s.cells[same].pos == cells_[same].pos) ++same;
   cache_.truncate(same);
+  logits_ = s.logits;
   history_ = s.history;
   cells_ = s.cells;
   history_images_ = s.images;
@@ -425,7 +484,7 @@ void Session::close_reply(bool model_closed) {
   Pending seg;
   seg.next_pos = next_pos_;
   seg.turn = int32_t(turns_.size()) - 1;
-  append_text(seg, model_closed ? "\n" : "<|im_end|>\n");
+  append_text(seg, tmpl_.reply_close(model_closed));
   history_.insert(history_.end(), seg.ids.begin(), seg.ids.end());
   cells_.insert(cells_.end(), seg.cells.begin(), seg.cells.end());
   next_pos_ = seg.next_pos;
@@ -433,14 +492,43 @@ void Session::close_reply(bool model_closed) {
 
 TurnResult Session::chat(const Message& msg, const TokenCallback& cb) { return chat(msg, params_.generation, cb, TurnOptions{}); }
 
+// The conversation as the generation loop sees it.
+class Session::Decoding final : public DecodeTarget {
+ public:
+  explicit Decoding(Session& s) : s_(s), x_(s.model_->decoder().hidden_size()) {}
+  const std::vector<int32_t>& tokens() const override { return s_.history_; }
+  // Keep room for the reply's closing ("<|im_end|>\n").
+  bool room_for_one_more() const override { return s_.cache_.size() + 3 < s_.params_.max_context; }
+  void append(int32_t tok) override { s_.append_generated(tok); }
+  void run_last(std::vector<float>& logits) override {
+    const int32_t prev = s_.history_.back();  // in history, not yet in the cache
+    s_.model_->decoder().embed(&prev, 1, x_.data());
+    s_.model_->decoder().forward(x_.data(), 1, &s_.cells_.back(), s_.cache_, s_.pool_, logits.data());
+  }
+
+ private:
+  Session& s_;
+  std::vector<float> x_;
+};
+
 TurnResult Session::chat(const Message& msg, const GenerationParams& gen, const TokenCallback& cb, const TurnOptions& opt) {
   const double t_start = now_ms();
-  // An abort that arrives before this point (e.g. right after an async start) counts;
-  // the flag is cleared when the turn ends, so it never leaks into the next turn.
-  struct ClearAbort {
-    std::atomic<bool>& f;
-    ~ClearAbort() { f.store(false); }
-  } clear_abort{abort_};
+  // abort() reaches this run only while it is registered here: nothing carries over.
+  std::atomic<bool> aborted{false};
+  {
+    std::lock_guard<std::mutex> lk(run_mu_);
+    run_abort_ = &aborted;
+  }
+  struct Unregister {
+    Session& s;
+    ~Unregister() {
+      std::lock_guard<std::mutex> lk(s.run_mu_);
+      s.run_abort_ = nullptr;
+    }
+  } unregister{*this};
+  const Cancel cancel(opt.cancel, &aborted);
+  auto pool_lock = take_pool(cancel);
+
   if (gen.max_new_tokens < 0) fail(ErrorCode::kInvalidArgument, "max_new_tokens must be >= 0");
   sampler_.reset(gen.sampling);
   TurnResult r;
@@ -449,32 +537,27 @@ TurnResult Session::chat(const Message& msg, const GenerationParams& gen, const 
     Pending seg;
     seg.next_pos = next_pos_;
     seg.turn = int32_t(turns_.size());
-    render(msg, seg, r.stats);
+    render(msg, seg, r.stats, cancel);
     // Room for the prompt, what the cache lacks, and at least one generated token.
-    const int32_t pos_before = next_pos_;
     make_room(int64_t(history_.size()) + int64_t(seg.ids.size()) + (seg.generate && opt.generate ? 1 : 0), r.stats);
-    if (next_pos_ != pos_before) {  // turns were evicted: the new segment moves back too
-      const int32_t d = pos_before - next_pos_;
-      for (auto& c : seg.cells)
-        for (int a = 0; a < 3; ++a) c.pos[a] -= d;
-      seg.next_pos -= d;
+    if (r.stats.turns_evicted) {
+      // Evicted turns change what the message renders to (positions, turn index, and
+      // the closing of an open reply that went with them): render it again; its images
+      // are in the image cache by now.
+      const int evicted = r.stats.turns_evicted;
+      r.stats = TurnStats();
+      r.stats.turns_evicted = evicted;
+      seg = Pending();
+      seg.next_pos = next_pos_;
+      seg.turn = int32_t(turns_.size());
+      render(msg, seg, r.stats, cancel);
     }
-    if (r.stats.turns_evicted) seg.turn = int32_t(turns_.size());
-    for (auto& c : seg.cells) c.turn = seg.turn;
 
     const int64_t uncached = int64_t(history_.size()) - cache_.size();
     commit(seg);
     const double t_prefill = now_ms();
     if (opt.want_hidden) r.hidden.resize(model_->decoder().hidden_size());
-    {
-      const int64_t from = cache_.size();
-      std::vector<int32_t> ids(history_.begin() + from, history_.end());
-      std::vector<KvCell> cells(cells_.begin() + from, cells_.end());
-      std::vector<ImageSpan> spans;
-      for (const auto& sp : history_images_)
-        if (sp.offset >= from) spans.push_back({sp.offset - from, sp.emb});
-      prefill_pending(ids, cells, spans, opt.want_hidden ? r.hidden.data() : nullptr);
-    }
+    prefill_uncached(cancel, opt.want_hidden ? r.hidden.data() : nullptr);
     r.stats.prefill_ms = now_ms() - t_prefill;
     r.stats.prompt_tokens = uncached + int64_t(seg.ids.size());
 
@@ -482,66 +565,27 @@ TurnResult Session::chat(const Message& msg, const GenerationParams& gen, const 
       reply_open_ = seg.generate;  // a prompt was prefilled but not answered
       r.finish = FinishReason::Stop;
     } else {
-      const auto& eos = model_->config().eos_token_ids;
-      const int32_t im_end = model_->tokenizer().special_id("<|im_end|>");
-      const int32_t vocab = model_->decoder().vocab_size();
-      Utf8StreamDecoder utf8;
-      std::vector<float> x(model_->decoder().hidden_size()), work(logits_.size());
       const double t_decode = now_ms();
-      r.finish = FinishReason::Length;
-      bool model_closed = false;
-      for (int step = 0; step < gen.max_new_tokens; ++step) {
-        if (abort_.load()) {
-          r.finish = FinishReason::Aborted;
-          break;
-        }
-        if (step > 0) {
-          // Feed the previous token (in history, not yet in the cache). Keep room
-          // for the closing "<|im_end|>\n".
-          if (cache_.size() + 3 >= params_.max_context) {
-            r.finish = FinishReason::ContextFull;
-            break;
-          }
-          const int32_t prev = history_.back();
-          model_->decoder().embed(&prev, 1, x.data());
-          model_->decoder().forward(x.data(), 1, &cells_.back(), cache_, pool_, logits_.data());
-        }
-        work = logits_;
-        const int32_t tok = sampler_.sample(work.data(), vocab, history_);
-        if (step == 0) r.stats.ttft_ms = now_ms() - t_start;
-        const bool is_eos = tok == im_end || std::find(eos.begin(), eos.end(), tok) != eos.end();
-        if (is_eos && !gen.ignore_eos) {
-          if (tok == im_end) {
-            append_generated(tok);
-            model_closed = true;
-          }
-          r.finish = FinishReason::Stop;
-          break;
-        }
-        append_generated(tok);
-        r.tokens.push_back(tok);
-        ++r.stats.decode_tokens;
-        // Padding rows past the tokenizer's vocabulary have no text.
-        std::string piece = utf8.push(tok < model_->tokenizer().vocab_size() ? model_->tokenizer().token_to_bytes(tok) : std::string());
-        r.text += piece;
-        if (cb && !cb(tok, piece)) {
-          r.finish = FinishReason::Aborted;
-          break;
-        }
-      }
-      std::string tail = utf8.flush();
-      if (!tail.empty()) {
-        r.text += tail;
-        if (cb) cb(-1, tail);
-      }
+      Decoding target(*this);
+      GenerationResult g = generate(*model_, sampler_, gen, cancel, target, logits_, cb);
       r.stats.decode_ms = now_ms() - t_decode;
-      close_reply(model_closed);
+      if (g.first_token_ms >= 0) r.stats.ttft_ms = g.first_token_ms - t_start;
+      r.stats.decode_tokens = int64_t(g.tokens.size());
+      r.tokens = std::move(g.tokens);
+      r.text = std::move(g.text);
+      r.unstreamed_tail = std::move(g.unstreamed_tail);
+      r.finish = g.finish;
+      close_reply(g.model_emitted_stop);
     }
   } catch (...) {
     restore(snap);
     throw;
   }
-  if (!opt.keep_history) restore(snap);
+  if (!opt.keep_history) {
+    std::vector<float> logits = std::move(logits_);  // the run's result stays readable
+    restore(snap);
+    logits_ = std::move(logits);
+  }
   r.stats.kv_tokens = cache_.size();
   r.stats.peak_rss_bytes = peak_rss_bytes();
   return r;
@@ -563,8 +607,6 @@ void Session::clear(bool keep_system) {
 }
 
 void Session::set_template(const ChatTemplate& t) {
-  if (!is_valid_utf8(t.system_block) || !is_valid_utf8(t.user_prefix) || !is_valid_utf8(t.user_postfix))
-    fail(ErrorCode::kInvalidArgument, "chat template strings must be valid UTF-8");
   tmpl_ = t;
   clear(false);
 }

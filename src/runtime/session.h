@@ -6,15 +6,21 @@
 // so whole turns can be removed and the rest recomputed exactly.
 #pragma once
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/cancel.h"
 #include "core/thread_pool.h"
 #include "llm/kv_cache.h"
 #include "llm/sampler.h"
+#include "runtime/chat_template.h"
+#include "runtime/generator.h"
 #include "runtime/image_cache.h"
 #include "runtime/model.h"
 #include "tokenizer/tokenizer.h"
@@ -28,6 +34,9 @@ struct ContentPart {
   std::vector<int32_t> tokens;
   std::vector<float> embeddings;        // rows of hidden_size
   std::vector<int32_t> positions;       // optional 3*rows relative ids (t row, h row, w row)
+  // Text only: true = special-token strings in the text (e.g. "<|im_end|>") are ordinary
+  // text, never control tokens. false (default, as RKLLM) = they become their ids.
+  bool literal = false;
 };
 
 struct Message {
@@ -40,21 +49,7 @@ struct Message {
 Message message_from_tagged_text(const std::string& role, const std::string& text,
                                  const std::vector<std::shared_ptr<const ImageU8>>& images);
 
-struct GenerationParams {
-  SamplingParams sampling;
-  int max_new_tokens = 512;
-  bool ignore_eos = false;  // keep generating past <|im_end|> (as the goldens do)
-};
-
 enum class OverflowPolicy { Error, DropOldest };
-
-// RKLLM-style chat template: raw strings around each part of the conversation.
-struct ChatTemplate {
-  std::string system_block;  // the whole system part, tags included
-  std::string user_prefix = "<|im_start|>user\n";
-  std::string user_postfix = "<|im_end|>\n<|im_start|>assistant\n";
-  static ChatTemplate chatml(const std::string& system_prompt);
-};
 
 struct SessionParams {
   int64_t max_context = 4096;  // KV cache capacity in tokens
@@ -69,10 +64,16 @@ struct SessionParams {
   int64_t min_pixels = 0, max_pixels = 0;  // >0: override the model's preprocessor limits
   ImageLimits image_limits;     // for decoding images given by path or bytes
   size_t image_cache_entries = 8;
+  // Most image tokens one image may take (0 = kDefaultMaxImageTokens, unless max_pixels
+  // is set, which is then the only cap). Larger images are scaled down before encoding,
+  // keeping their aspect (never below min_pixels). Raise it for finer detail at the cost
+  // of time and memory (one token = 28x28 px).
+  int64_t max_image_tokens = 0;
 };
 
-enum class FinishReason { Stop, Length, ContextFull, Aborted };
-const char* finish_reason_name(FinishReason r);
+// Default image-token budget: 1024 tokens (about 0.8 megapixels, e.g. 1008x784), which
+// a phone-class CPU encodes in seconds and which leaves room in a 4096-token context.
+constexpr int64_t kDefaultMaxImageTokens = 1024;
 
 struct TurnStats {
   int64_t prompt_tokens = 0;   // tokens prefilled this turn
@@ -92,20 +93,21 @@ struct TurnStats {
 
 struct TurnResult {
   std::vector<int32_t> tokens;  // generated ids (stop token excluded)
-  std::string text;
+  std::string text;             // the reply, unstreamed_tail included
+  std::string unstreamed_tail;  // held-back bytes flushed at the end, never passed to the TokenCallback
   FinishReason finish = FinishReason::Stop;
   TurnStats stats;
   std::vector<float> hidden;    // final hidden state of the last prompt position (if asked)
 };
 
-// Called for every generated token with the text it completes (empty while a UTF-8
-// character is incomplete; id -1 for the final flush). Return false to stop.
-using TokenCallback = std::function<bool(int32_t id, const std::string& piece)>;
-
 struct TurnOptions {
   bool generate = true;      // false: prefill only (logits / hidden-state modes)
   bool want_hidden = false;  // fill TurnResult::hidden
   bool keep_history = true;  // false: the conversation is restored after the turn
+  // Per-run cancellation: when *cancel becomes true, chat() stops at the next check
+  // (between vision blocks, prefill chunks and layers, decode steps) and throws
+  // Error(kAborted), leaving the conversation exactly as before the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 class Session {
@@ -116,18 +118,24 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   // Adds a message and (for user/tool messages) generates the assistant's reply. An
-  // assistant message is added as it is, without generating. On any error the
-  // conversation is left exactly as it was.
+  // assistant message is added as it is, without generating. On any error, and on
+  // cancellation (Error kAborted), the conversation (history, positions, turns, image
+  // spans) is left exactly as it was; the KV cache keeps at most what it held before
+  // (it may hold less after an eviction was undone; the next run recomputes the rest).
   TurnResult chat(const Message& msg, const TokenCallback& cb = nullptr);
   TurnResult chat(const Message& msg, const GenerationParams& gen, const TokenCallback& cb, const TurnOptions& opt = {});
 
   // Forgets the conversation; with keep_system the system block stays cached.
   void clear(bool keep_system = true);
-  void abort() { abort_.store(true); }
+  // Cancels the chat() in progress on another thread, if any; no effect when idle and
+  // never carries over to the next run (use TurnOptions::cancel for a token that can be
+  // set before the run starts).
+  void abort();
   void set_template(const ChatTemplate& t);  // clears the conversation
   const ChatTemplate& chat_template() const { return tmpl_; }
 
-  // Removes turns [first, first + count) and recomputes what follows them.
+  // Removes turns [first, first + count) (recomputed lazily: call sync_cache() or the
+  // next chat()). Throws kInvalidArgument when the range is not within the turns.
   void remove_turns(int first, int count);
   int turn_count() const { return int(turns_.size()); }
 
@@ -146,21 +154,29 @@ class Session {
   // Drops the whole KV cache and recomputes it from history.
   void rebuild_cache();
 
-  // Encodes (or finds in the cache) the embedding of an image. Thread-safe with
-  // respect to a running chat() of this session: prepare_image() uses its own threads.
-  std::shared_ptr<const ImageEmbedding> image_embedding(const ImageU8& img, bool* was_cached = nullptr);
+  // Encodes (or finds in the cache) the embedding of an image with the session's pool.
+  std::shared_ptr<const ImageEmbedding> image_embedding(const ImageU8& img, bool* was_cached = nullptr,
+                                                        const Cancel& cancel = Cancel());
+  // Queues an image for encoding in the background: one worker thread per session,
+  // started on first use, joined in ~Session (which cancels its encode). The worker
+  // uses the session's pool when no chat() holds it, else encodes on its own thread
+  // alone; there is never a second pool. A chat() that starts while the worker holds the
+  // pool waits for that encode (cancellably); one that needs an image the worker has
+  // not started on encodes it itself. Thread-safe with respect to a running chat().
   void prepare_image(std::shared_ptr<const ImageU8> img);
+  // The preprocessing this session applies (model or params, size overrides, and the
+  // image-token budget folded into max_pixels).
+  PreprocessConfig effective_preprocess() const;
+  // Image tokens an image of this size will take under effective_preprocess().
+  int64_t image_tokens_for(int width, int height) const;
 
   // Runs fn once on each worker thread of the session's pool (not the caller's), e.g.
   // to pin them to CPUs.
-  void run_on_pool(const std::function<void()>& fn) {
-    pool_.run([&](int i, int) {
-      if (i) fn();
-    });
-  }
+  void run_on_pool(const std::function<void()>& fn);
 
   // Versioned binary save of the conversation (tokens, positions, turns, template,
-  // image embeddings); load validates everything, then recomputes the KV cache.
+  // image embeddings); load validates everything, then recomputes the KV cache. A
+  // failed load leaves the conversation as it was.
   void save(const std::string& path) const;
   void load(const std::string& path);
 
@@ -170,28 +186,43 @@ class Session {
     std::shared_ptr<const ImageEmbedding> emb;
   };
   struct Pending;  // tokens of a turn before they are committed
-  struct Snapshot;
+  struct Snapshot {  // the conversation, for undoing a failed run or load
+    std::vector<int32_t> history;
+    std::vector<KvCell> cells;
+    std::vector<ImageSpan> images;
+    std::vector<int64_t> turns;
+    int32_t next_pos;
+    int64_t system_len;
+    bool has_system, reply_open;
+    int64_t kv_size;
+    std::vector<float> logits;
+  };
   friend struct SessionFile;
 
-  void render(const Message& msg, Pending& seg, TurnStats& st);
-  void append_text(Pending& seg, const std::string& text) const;
-  void append_image(Pending& seg, const ContentPart& part, TurnStats& st);
+  class Decoding;  // the DecodeTarget of a reply
+  void render(const Message& msg, Pending& seg, TurnStats& st, const Cancel& cancel);
+  void append_text(Pending& seg, const std::string& text, bool parse_special = true) const;
+  void append_image(Pending& seg, const ContentPart& part, TurnStats& st, const Cancel& cancel);
   void append_embeddings(Pending& seg, const ContentPart& part);
   void commit(Pending& seg);
   void append_generated(int32_t tok);
   void close_reply(bool model_closed);
   void make_room(int64_t need, TurnStats& st);
-  void prefill_pending(const std::vector<int32_t>& ids, const std::vector<KvCell>& cells, const std::vector<ImageSpan>& spans,
-                       float* hidden_last);
+  void prefill_uncached(const Cancel& cancel, float* hidden_last);
   Snapshot snapshot() const;
   void restore(const Snapshot& s);
-  PreprocessConfig effective_preprocess() const;
+  void background_loop();
+  // The pool runs one job at a time: a chat()/sync_cache() or a background encode.
+  // Waits for it, polling `cancel`.
+  std::unique_lock<std::timed_mutex> take_pool(const Cancel& cancel);
+  std::shared_ptr<const ImageEmbedding> encode_cached(const ImageU8& img, bool* was_cached, const Cancel& cancel);
   std::string cache_key(const ImageU8& img) const;
   int64_t keep_tokens() const;
 
   std::shared_ptr<const Model> model_;
   SessionParams params_;
   ThreadPool pool_;
+  std::timed_mutex pool_mu_;  // held by whoever runs jobs on pool_
   KvCache cache_;
   Sampler sampler_;
   ChatTemplate tmpl_;
@@ -204,10 +235,19 @@ class Session {
   bool has_system_ = false;                // the system block is in history
   bool reply_open_ = false;                // a prefill-only turn left the assistant's reply open
   std::vector<float> logits_;
-  std::atomic<bool> abort_{false};
   std::atomic<int> images_encoded_total_{0};
   ImageCache image_cache_;
-  std::vector<std::thread> background_;  // prepare_image() encodes
+
+  // abort(): the flag of the run in progress (null when idle), under run_mu_.
+  std::mutex run_mu_;
+  std::atomic<bool>* run_abort_ = nullptr;
+
+  // prepare_image(): one worker, a queue, a stop flag that also cancels its encode.
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  std::deque<std::shared_ptr<const ImageU8>> bg_queue_;
+  std::atomic<bool> bg_stop_{false};
+  std::thread bg_thread_;
 };
 
 }  // namespace edgevl

@@ -20,7 +20,7 @@ namespace edgevl {
 namespace {
 
 constexpr char kMagic[8] = {'E', 'D', 'G', 'E', 'V', 'L', 'S', '\0'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: the whole chat template (1: its RKLLM strings)
 
 uint64_t fnv1a(const uint8_t* p, size_t n) {
   uint64_t h = 1469598103934665603ull;
@@ -100,9 +100,7 @@ void Session::save(const std::string& path) const {
   w.raw(kMagic, 8);
   w.put<uint32_t>(kVersion);
   w.str(fingerprint(*model_));
-  w.str(tmpl_.system_block);
-  w.str(tmpl_.user_prefix);
-  w.str(tmpl_.user_postfix);
+  for (int i = 0; i < ChatTemplate::kFieldCount; ++i) w.str(tmpl_.field(i));
   w.put<uint8_t>(has_system_);
   w.put<uint8_t>(reply_open_);
   w.put<int64_t>(system_len_);
@@ -139,13 +137,16 @@ void Session::load(const std::string& path) {
   char magic[8];
   r.raw(magic, 8, "magic");
   const uint32_t version = r.get<uint32_t>("version");
-  if (version != kVersion) fail(ErrorCode::kUnsupported, path + ": session file version " + std::to_string(version) + " (this build reads " + std::to_string(kVersion) + ")");
+  if (version != kVersion && version != 1) fail(ErrorCode::kUnsupported, path + ": session file version " + std::to_string(version) + " (this build reads " + std::to_string(kVersion) + ")");
   const std::string fp = r.str("model fingerprint");
   if (fp != fingerprint(*model_)) fail(ErrorCode::kInvalidArgument, path + ": saved with another model (" + fp + "), this session runs " + fingerprint(*model_));
-  ChatTemplate t;
-  t.system_block = r.str("system block");
-  t.user_prefix = r.str("user prefix");
-  t.user_postfix = r.str("user postfix");
+  ChatTemplate t = ChatTemplate::chatml();
+  if (version == 1) {  // the RKLLM strings only
+    const std::string sys = r.str("system block"), pre = r.str("user prefix"), post = r.str("user postfix");
+    t.set_rkllm(&sys, &pre, &post);
+  } else {
+    for (int i = 0; i < ChatTemplate::kFieldCount; ++i) t.set_field(i, r.str("chat template"));
+  }
   const bool has_system = r.get<uint8_t>("has_system") != 0;
   const bool reply_open = r.get<uint8_t>("reply_open") != 0;
   const int64_t system_len = r.get<int64_t>("system_len");
@@ -207,7 +208,10 @@ void Session::load(const std::string& path) {
         std::none_of(images.begin(), images.end(), [&](const ImageSpan& s) { return int64_t(k) >= s.offset && int64_t(k) < s.offset + s.emb->n_tokens; }))
       r.bad("image token " + std::to_string(k) + " has no saved embedding");
   if (r.offset() != f.size() - 8) r.bad("trailing bytes after the images");
-  // Everything checked: replace the conversation and recompute its KV cache.
+  // Everything checked: replace the conversation and recompute its KV cache; if that
+  // fails (out of memory...), put the old conversation back.
+  const Snapshot old = snapshot();
+  ChatTemplate old_tmpl = tmpl_;
   tmpl_ = t;
   history_ = std::move(hist);
   cells_ = std::move(cells);
@@ -221,7 +225,8 @@ void Session::load(const std::string& path) {
   try {
     sync_cache();
   } catch (...) {
-    clear(false);
+    tmpl_ = std::move(old_tmpl);
+    restore(old);  // the cache is recomputed by the next run
     throw;
   }
 }

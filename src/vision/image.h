@@ -15,7 +15,11 @@ struct ImageU8 {
 };
 
 // Caps checked before any pixel memory is allocated: the header's width*height
-// against max_pixels, the encoded size against max_bytes.
+// against max_pixels, the encoded size against max_bytes. Decoding holds the decoder's
+// RGB8 buffer and the returned copy at once, about 6 bytes per pixel: 288 MB for a
+// 48 MP photo, 403 MB at the default cap of 64 Mi pixels (e.g. 9600x7000). The image
+// is then scaled down to the session's image-token budget before encoding, so larger
+// inputs cost decode time and memory but no more encode work.
 struct ImageLimits {
   int64_t max_pixels = 64LL << 20;
   int64_t max_bytes = 256LL << 20;

@@ -43,7 +43,8 @@ class Qwen2VLVision final : public VisionEncoder {
     return stem_.patch_embed(pixels, n_patches, pool);
   }
 
-  std::vector<float> encode(const float* pixels, int grid_t, int grid_h, int grid_w, ThreadPool& pool) const override {
+  std::vector<float> encode(const float* pixels, int grid_t, int grid_h, int grid_w, ThreadPool& pool,
+                            const Cancel& cancel) const override {
     const VisionConfig& vc = stem_.vc;
     const int64_t n = stem_.check_grid(grid_t, grid_h, grid_w);
     const int64_t d = vc.embed_dim, hid = vc.mlp_hidden;
@@ -61,8 +62,9 @@ class Qwen2VLVision final : public VisionEncoder {
     s.branch.resize(n * d);
     s.hidden.resize(n * hid);
     for (const Qwen2VLBlock& b : blocks_) {
+      cancel.check("image encoding");
       b.norm1.forward(x.data(), s.normed.data(), n, d, pool);
-      attention_forward(b.attn, s.normed.data(), n, rope.cos.data(), rope.sin.data(), cu, s, s.branch.data(), pool);
+      attention_forward(b.attn, s.normed.data(), n, rope.cos.data(), rope.sin.data(), cu, s, s.branch.data(), pool, cancel);
       add_rows(x.data(), s.branch.data(), n * d, pool);
       b.norm2.forward(x.data(), s.normed.data(), n, d, pool);
       b.fc1.forward(s.normed.data(), n, s.hidden.data(), pool);

@@ -76,7 +76,8 @@ Attention load_attention(const TensorSource& src, const std::string& prefix, con
 }
 
 void attention_forward(const Attention& a, const float* x, int64_t n, const float* cos, const float* sin,
-                       const std::vector<int64_t>& cu_seqlens, Scratch& s, float* out, ThreadPool& pool) {
+                       const std::vector<int64_t>& cu_seqlens, Scratch& s, float* out, ThreadPool& pool,
+                       const Cancel& cancel) {
   const int64_t d = a.dim, d3 = 3 * d;
   const int hd = a.head_dim;
   if (cu_seqlens.size() < 2 || cu_seqlens.front() != 0 || cu_seqlens.back() != n)
@@ -107,6 +108,7 @@ void attention_forward(const Attention& a, const float* x, int64_t n, const floa
     args.head_dim = hd;
     args.scale = 1.0f / std::sqrt(static_cast<float>(hd));
     args.causal_offset = -1;
+    args.cancel = &cancel;
     attention(args, pool);
   }
   a.proj.forward(att, n, out, pool);

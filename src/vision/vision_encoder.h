@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/cancel.h"
 #include "core/thread_pool.h"
 #include "formats/model_config.h"
 #include "formats/tensor_source.h"
@@ -22,7 +23,9 @@ class VisionEncoder {
   static std::unique_ptr<VisionEncoder> create(const ModelConfig& cfg, const TensorSource& weights);
   // pixels: [grid_t*grid_h*grid_w, C*T*P*P] rows in HF pixel_values order (2x2-merge blocks); one image.
   // Returns merged image embeddings [n_patches / merge^2, cfg.vision.out_hidden_size], row r for the r-th <|image_pad|>.
-  virtual std::vector<float> encode(const float* pixels, int grid_t, int grid_h, int grid_w, ThreadPool& pool) const = 0;
+  // `cancel` is checked between blocks (throws Error kAborted).
+  virtual std::vector<float> encode(const float* pixels, int grid_t, int grid_h, int grid_w, ThreadPool& pool,
+                                    const Cancel& cancel = Cancel()) const = 0;
   // Just the patch embedding [n_patches, embed_dim] (for golden tests).
   virtual std::vector<float> patch_embed(const float* pixels, int64_t n_patches, ThreadPool& pool) const = 0;
 };

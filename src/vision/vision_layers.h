@@ -56,9 +56,11 @@ struct Scratch {
 
 // out[n, dim] = proj(attention(rope(q), rope(k), v)) over x[n, dim] (already normed). Tokens
 // attend only within their segment: cu_seqlens = {0, end_0, end_1, ..., n}. cos/sin hold
-// head_dim values per token, in the same order as x.
+// head_dim values per token, in the same order as x. `cancel` is polled between tiles of
+// the attention (the one step whose time grows with n²).
 void attention_forward(const Attention& a, const float* x, int64_t n, const float* cos, const float* sin,
-                       const std::vector<int64_t>& cu_seqlens, Scratch& s, float* out, ThreadPool& pool);
+                       const std::vector<int64_t>& cu_seqlens, Scratch& s, float* out, ThreadPool& pool,
+                       const Cancel& cancel = Cancel());
 
 // Patch embedding and merger, the same in both towers (the merger's ln_q type differs).
 struct Stem {
