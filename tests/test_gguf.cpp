@@ -383,8 +383,8 @@ TEST(Gguf, UnknownTypesAndInconsistentShapes) {
 
   // A known type edgevl has no kernels for: the file opens (metadata is readable), and asking
   // for the tensor names it and its type.
-  const std::string path = tmp_path("q4k.gguf");
-  write_bytes(path, Buf().header(2, 0).tensor("blk.0.ffn_down.weight", {256, 2}, 12, 0).tensor("ok", {8}, 0, 288).pad().zeros(320).b);
+  const std::string path = tmp_path("iq4xs.gguf");
+  write_bytes(path, Buf().header(2, 0).tensor("blk.0.ffn_down.weight", {256, 2}, 23, 0).tensor("ok", {8}, 0, 288).pad().zeros(320).b);
   GgufFile f(path);
   EXPECT_EQ(f.names().size(), 2u);
   EXPECT_NE(f.find("ok"), nullptr);
@@ -395,6 +395,6 @@ TEST(Gguf, UnknownTypesAndInconsistentShapes) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
     EXPECT_NE(std::string(e.what()).find("blk.0.ffn_down.weight"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("q4_k"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("iq4_xs"), std::string::npos) << e.what();
   }
 }

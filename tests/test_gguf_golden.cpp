@@ -9,6 +9,7 @@
 
 #include "core/mmap_file.h"
 #include "core/npy.h"
+#include "core/error.h"
 #include "formats/gguf_convert.h"
 #include "runtime/session.h"
 #include "test_util.h"
@@ -22,8 +23,9 @@ namespace {
 struct QuantMix {
   DType text, vision;
   std::optional<DType> embed;  // token_embd / lm_head, when not text
+  KQuantMix kmix = KQuantMix::None;  // llama-quantize's k-quant mix instead of text
   std::string name() const {
-    std::string n = std::string(dtype_name(text)) + "+vision-" + dtype_name(vision);
+    std::string n = std::string(kmix != KQuantMix::None ? kquant_mix_name(kmix) : dtype_name(text)) + "+vision-" + dtype_name(vision);
     if (embed) n += std::string("+embed-") + dtype_name(*embed);
     return n;
   }
@@ -39,6 +41,7 @@ std::shared_ptr<const Model> converted(const std::string& model, const QuantMix&
     opt.text_type = mix.text;
     opt.vision_type = mix.vision;
     opt.embed_type = mix.embed;
+    opt.text_mix = mix.kmix;
     convert_hf_to_gguf(fixture(model), prefix + ".gguf", prefix + "-mmproj.gguf", opt);
     ModelLoadParams p;
     p.path = prefix + ".gguf";
@@ -132,6 +135,37 @@ TEST_P(GgufGolden, F32AndF16PassTheGoldenDialogue) {
   }
 }
 
+// A text GGUF opened without its mmproj: the text dialogue matches the goldens, and a turn
+// with an image fails naming the missing vision file, leaving the session as it was.
+TEST_P(GgufGolden, TextOnlyGgufChatsAndRefusesImagesClearly) {
+  REQUIRE_FIXTURES();
+  const std::string model = GetParam();
+  json mc = json::parse(read_text_file(fixture(model + "/golden/manifest.json")))["cases"]["text_only"];
+  converted(model, DType::F32);  // writes the pair
+  ModelLoadParams p;
+  p.path = edgevl_test::temp_dir() + "/" + model + "." + QuantMix{DType::F32, DType::F32, {}}.name() + ".gguf";
+  auto m = Model::load(p);
+  EXPECT_FALSE(m->has_vision());
+  SessionParams sp;
+  sp.n_threads = 2;
+  Session s(m, sp);
+  GenerationParams gen;
+  gen.max_new_tokens = 16;
+  gen.ignore_eos = true;
+  auto img = std::make_shared<ImageU8>(decode_image_file(fixture("images/demo_sq392.png")));
+  try {
+    s.chat(message_from_tagged_text("user", "<image>Describe this image.", {img}), gen, nullptr);
+    FAIL() << "an image turn on a text-only model must fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("--mmproj"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(s.history().empty());
+  const std::string prompt = "Hello! Tell me a short story about 3 dragons and a \u4e2d\u6587 poem.";
+  TurnResult r = s.chat(message_from_tagged_text("user", json::parse("\"" + prompt + "\"").get<std::string>(), {}), gen, nullptr);
+  EXPECT_EQ(r.tokens, mc["greedy_ids"].get<std::vector<int32_t>>());
+}
+
 TEST_P(GgufGolden, QuantizedTop1Agreement) {
   REQUIRE_FIXTURES();
   const std::string model = GetParam();
@@ -140,7 +174,12 @@ TEST_P(GgufGolden, QuantizedTop1Agreement) {
   // mixes with an 8-bit embedding / lm_head.
   const QuantMix mixes[] = {{DType::F32, DType::F32, {}},          {DType::Q8_0, DType::F16, {}},
                             {DType::Q8_0, DType::Q8_0, {}},        {DType::Q4_0, DType::F16, DType::Q8_0},
-                            {DType::Q4_0, DType::Q8_0, {}}};
+                            {DType::Q4_0, DType::Q8_0, {}},
+                            // llama-quantize's k-quant mixes: at the tiny models' width of 64
+                            // (not a multiple of 256) they are its fallbacks q5_0 / q5_1 / q8_0.
+                            {DType::F32, DType::F16, {}, KQuantMix::Q4_K_M},
+                            {DType::F32, DType::F16, {}, KQuantMix::Q5_K_M},
+                            {DType::F32, DType::F16, {}, KQuantMix::Q6_K}};
   for (const QuantMix& mix : mixes) {
     Agreement a;
     for (const char* cs : {"text_only", "demo_sq392", "tall_sq392", "tall_native"}) {
@@ -153,7 +192,7 @@ TEST_P(GgufGolden, QuantizedTop1Agreement) {
     const double pct = 100.0 * a.agree / a.steps;
     std::printf("  %s %-28s top-1 agreement %d/%d = %5.1f%%, max |dlogit|/max|logit| at prompt end = %.3g\n", model.c_str(),
                 mix.name().c_str(), a.agree, a.steps, pct, a.max_logit_err);
-    if (mix.text == DType::F32) {
+    if (mix.text == DType::F32 && mix.kmix == KQuantMix::None) {
       EXPECT_EQ(a.agree, a.steps);
     }
     // Regression floors, set below the figures measured when this test was written
@@ -166,6 +205,8 @@ TEST_P(GgufGolden, QuantizedTop1Agreement) {
       EXPECT_GE(pct, 75.0);
     } else if (mix.text == DType::Q4_0) {
       EXPECT_GE(pct, 12.0);
+    } else if (mix.kmix != KQuantMix::None) {
+      EXPECT_GE(pct, 12.0);  // at least Q4_0's floor (5-bit and 8-bit fallbacks here)
     }
   }
 }

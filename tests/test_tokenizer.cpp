@@ -13,7 +13,9 @@
 #include "core/mmap_file.h"
 #include "core/timer.h"
 #include "test_util.h"
+#include "formats/gguf_convert.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_gguf.h"
 
 using namespace edgevl;
 using nlohmann::json;
@@ -250,4 +252,31 @@ TEST_F(Qwen2VLTokenizer, Performance) {
               corpus.size() / 1e6 / (enc_ms / 1e3), ids.size(), enc_ms);
   EXPECT_LT(load_ms, 10000);
   EXPECT_EQ(t.decode(ids), nfc_normalize(corpus));
+}
+
+// The same goldens from the tokenizer a .gguf carries (tokenizer.ggml.*, written by our
+// converter the way llama.cpp's does): ids, text and skip-special decoding equal the
+// Hugging Face directory's.
+namespace {
+Tokenizer gguf_tokenizer_of(const std::string& model) {
+  const std::string path = edgevl_test::temp_dir() + "/tok-" + model + ".gguf";
+  GgufConvertOptions opt;
+  opt.text_type = DType::F16;
+  convert_hf_to_gguf(edgevl_test::fixture(model), path, "", opt);
+  return tokenizer_from_gguf(GgufFile(path));
+}
+}  // namespace
+
+TEST(GgufTokenizer, Qwen2VLGoldensFromGguf) {
+  REQUIRE_FIXTURES();
+  const Tokenizer tok = gguf_tokenizer_of("tiny-qwen2-vl");
+  check_encode_golden(tok, edgevl_test::fixture("tokenizer/golden.jsonl"));
+  check_decode_golden(tok, edgevl_test::fixture("tokenizer/decode_golden.jsonl"));
+}
+
+TEST(GgufTokenizer, Qwen25VLGoldensFromGguf) {
+  REQUIRE_FIXTURES();
+  const Tokenizer tok = gguf_tokenizer_of("tiny-qwen2.5-vl");
+  check_encode_golden(tok, edgevl_test::fixture("tiny-qwen2.5-vl/tokenizer_golden.jsonl"));
+  check_decode_golden(tok, edgevl_test::fixture("tiny-qwen2.5-vl/tokenizer_decode_golden.jsonl"));
 }

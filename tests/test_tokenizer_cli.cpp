@@ -6,6 +6,7 @@
 #include <string>
 #include <sys/wait.h>
 
+#include "formats/gguf_convert.h"
 #include "test_util.h"
 
 namespace {
@@ -72,3 +73,18 @@ TEST(TokenizeCli, ErrorsExitOneWithMessage) {
 }
 
 }  // namespace
+
+// A .gguf text model as --model: the tokenizer it carries, same ids and skip-special text.
+TEST(TokenizeCli, AcceptsAGgufModel) {
+  REQUIRE_FIXTURES();
+  const std::string path = edgevl_test::temp_dir() + "/tokcli-tiny-qwen2-vl.gguf";
+  edgevl::GgufConvertOptions opt;
+  opt.text_type = edgevl::DType::F16;
+  edgevl::convert_hf_to_gguf(edgevl_test::fixture("tiny-qwen2-vl"), path, "", opt);
+  CliResult r = run_cli("--model '" + path + "' 'Hello world'");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "9707 1879\n");
+  r = run_cli("--model '" + path + "' --decode --skip-special 151644 9707 151652 151645");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "Hello\n");
+}

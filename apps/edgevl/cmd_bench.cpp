@@ -17,7 +17,7 @@ int cmd_bench(int argc, char** argv) {
   bool json = false, md = false, quiet = false, no_warmup = false, no_ttft = false;
   double bw_mib = 256;
   app.add_option("-m,--model", p.model, "Hugging Face model directory or text-model .gguf")->required();
-  app.add_option("--mmproj", p.mmproj, "vision (mmproj) .gguf, required with a .gguf model");
+  app.add_option("--mmproj", p.mmproj, "vision (mmproj) .gguf: with a .gguf model, needed for the image tests");
   app.add_option("-p,--n-prompt", p.n_prompt, "prefill length in tokens (0 = skip)");
   app.add_option("-n,--n-gen", p.n_gen, "decode steps (0 = skip)");
   app.add_option("--image-size", p.image_size, "synthetic image side in pixels, a multiple of patch x merge (28; 32 for Qwen3-VL); 0 = skip the image tests; default: 392 (448 for Qwen3-VL)");

@@ -16,6 +16,9 @@ static bool parse_type(const std::string& s, edgevl::DType& out) {
   else if (s == "bf16") out = DType::BF16;
   else if (s == "q8_0") out = DType::Q8_0;
   else if (s == "q4_0") out = DType::Q4_0;
+  else if (s == "q4_1") out = DType::Q4_1;
+  else if (s == "q5_0") out = DType::Q5_0;
+  else if (s == "q5_1") out = DType::Q5_1;
   else return false;
   return true;
 }
@@ -25,7 +28,9 @@ int cmd_convert(int argc, char** argv) {
   std::string hf, out, type = "q8_0", vision_type = "f16", embed_type;
   app.add_option("--hf", hf, "Hugging Face model directory")->required();
   app.add_option("--out", out, "output prefix: writes PREFIX.gguf and PREFIX-mmproj.gguf")->required();
-  app.add_option("--type", type, "text weights: q4_0, q8_0, f16, bf16 or f32");
+  app.add_option("--type", type,
+                 "text weights: q4_k_m, q5_k_m, q6_k (llama-quantize's mixes of q4_K/q5_K/q6_K with q5_0/q5_1/q8_0 where rows are "
+                 "not a multiple of 256), q8_0, q5_0, q5_1, q4_0, q4_1, f16, bf16 or f32");
   app.add_option("--vision-type", vision_type, "vision weights: f16, bf16, q8_0, q4_0 or f32");
   bool legacy = false;
   app.add_flag("--legacy-clip-names", legacy, "Qwen2-VL mmproj with fc1/fc2 named as llama.cpp builds before mid-2025 expect");
@@ -36,8 +41,9 @@ int cmd_convert(int argc, char** argv) {
     return app.exit(e);
   }
   edgevl::GgufConvertOptions opt;
-  if (!parse_type(type, opt.text_type) || !parse_type(vision_type, opt.vision_type)) {
-    std::fprintf(stderr, "edgevl convert: error: unknown type (use q4_0, q8_0, f16, bf16 or f32)\n");
+  const bool mix = edgevl::parse_kquant_mix(type, &opt.text_mix);
+  if ((!mix && !parse_type(type, opt.text_type)) || !parse_type(vision_type, opt.vision_type)) {
+    std::fprintf(stderr, "edgevl convert: error: unknown type (use q4_k_m, q5_k_m, q6_k, q8_0, q5_0, q5_1, q4_0, q4_1, f16, bf16 or f32)\n");
     return 2;
   }
   opt.legacy_clip_ffn_names = legacy;

@@ -64,7 +64,7 @@ int cmd_make_model(int argc, char** argv) {
   std::string names;
   for (const auto& n : edgevl::random_model_preset_names()) names += (names.empty() ? "" : "|") + n;
   app.add_option("--preset", preset, "model shape: " + names)->required();
-  app.add_option("--type", type, "text weights: q4_0|q8_0|f16|bf16|f32");
+  app.add_option("--type", type, "text weights: q4_0|q8_0|f16|bf16|f32, or llama-quantize's mixes q4_k_m|q5_k_m|q6_k");
   app.add_flag("--legacy-clip-names", legacy, "Qwen2-VL mmproj with fc1/fc2 named as llama.cpp builds before mid-2025 expect");
   app.add_option("--vision-type", vision_type, "vision weights: f16|q8_0 (also bf16|f32|q4_0); the patch kernel stays float");
   app.add_option("--out", out, "output prefix: writes PREFIX.gguf and PREFIX-mmproj.gguf")->required();
@@ -82,8 +82,8 @@ int cmd_make_model(int argc, char** argv) {
   }
   edgevl::RandomModelOptions opt;
   opt.legacy_clip_ffn_names = legacy;
-  if (!parse_type(type, &opt.text_type)) {
-    std::fprintf(stderr, "edgevl make-model: unknown --type '%s' (q4_0, q8_0, f16, bf16, f32)\n", type.c_str());
+  if (!edgevl::parse_kquant_mix(type, &opt.text_mix) && !parse_type(type, &opt.text_type)) {
+    std::fprintf(stderr, "edgevl make-model: unknown --type '%s' (q4_0, q8_0, f16, bf16, f32, q4_k_m, q5_k_m, q6_k)\n", type.c_str());
     return 2;
   }
   if (!parse_type(vision_type, &opt.vision_type)) {
@@ -119,7 +119,7 @@ int cmd_make_model(int argc, char** argv) {
     const std::string text_path = out + ".gguf", mmproj_path = out + "-mmproj.gguf";
     const auto r = edgevl::write_random_model(cfg, opt, text_path, mmproj_path);
     const auto& c = r.plan.config;
-    std::printf("%s: %s, %d layers, hidden %d, %.3f B params, %.1f MiB\n", text_path.c_str(), edgevl::dtype_name(opt.text_type),
+    std::printf("%s: %s, %d layers, hidden %d, %.3f B params, %.1f MiB\n", text_path.c_str(), opt.text_mix != edgevl::KQuantMix::None ? edgevl::kquant_mix_name(opt.text_mix) : edgevl::dtype_name(opt.text_type),
                 c.text.num_layers, c.text.hidden_size, r.plan.text_params() / 1e9, r.text_file_bytes / 1048576.0);
     std::printf("%s: %s, %d blocks, width %d, %.3f B params, %.1f MiB\n", mmproj_path.c_str(), edgevl::dtype_name(opt.vision_type),
                 c.vision.depth, c.vision.embed_dim, r.plan.vision_params() / 1e9, r.mmproj_file_bytes / 1048576.0);

@@ -12,14 +12,17 @@
 #include "commands.h"
 #include "core/error.h"
 #include "tokenizer/byte_level.h"
+#include "formats/gguf.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_gguf.h"
 
 namespace {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: edgevl tokenize --model DIR [--json] [--no-special] TEXT...\n"
-               "       edgevl tokenize --model DIR --decode [--skip-special] ID...\n"
+               "usage: edgevl tokenize --model DIR|FILE.gguf [--json] [--no-special] TEXT...\n"
+               "       edgevl tokenize --model DIR|FILE.gguf --decode [--skip-special] ID...\n"
+               "  --model         a Hugging Face directory (tokenizer.json) or a .gguf text model (tokenizer.ggml.*)\n"
                "  TEXT words are joined with single spaces; with no TEXT, stdin is read.\n"
                "  --json          print {\"ids\": [...], \"tokens\": [...]} (tokens in HF's byte-level form)\n"
                "  --no-special    treat added-token strings like <|im_start|> as plain text\n"
@@ -58,7 +61,7 @@ int cmd_tokenize(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--model" || a == "-m") {
       if (i + 1 >= argc) {
-        std::fprintf(stderr, "edgevl tokenize: --model needs a directory\n");
+        std::fprintf(stderr, "edgevl tokenize: --model needs a directory or a .gguf file\n");
         return 1;
       }
       model = argv[++i];
@@ -86,12 +89,13 @@ int cmd_tokenize(int argc, char** argv) {
     }
   }
   if (model.empty()) {
-    std::fprintf(stderr, "edgevl tokenize: --model DIR is required\n");
+    std::fprintf(stderr, "edgevl tokenize: --model DIR|FILE.gguf is required\n");
     usage();
     return 1;
   }
   try {
-    edgevl::Tokenizer tok = edgevl::Tokenizer::load(model);
+    const bool gguf = model.size() > 5 && model.compare(model.size() - 5, 5, ".gguf") == 0;
+    edgevl::Tokenizer tok = gguf ? edgevl::tokenizer_from_gguf(edgevl::GgufFile(model)) : edgevl::Tokenizer::load(model);
     std::string input;
     if (args.empty()) {
       input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());

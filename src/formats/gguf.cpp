@@ -68,8 +68,8 @@ struct GgmlTraits {
 const GgmlTraits kGgml[] = {
     {"f32", 1, 4},      {"f16", 1, 2},      {"q4_0", 32, 18},   {"q4_1", 32, 20},     {nullptr, 0, 0},
     {nullptr, 0, 0},    {"q5_0", 32, 22},   {"q5_1", 32, 24},   {"q8_0", 32, 34},     {"q8_1", 32, 36},
-    {"q2_k", 256, 84},  {"q3_k", 256, 110}, {"q4_k", 256, 144}, {"q5_k", 256, 176},   {"q6_k", 256, 210},
-    {"q8_k", 256, 292}, {"iq2_xxs", 256, 0}, {"iq2_xs", 256, 0}, {"iq3_xxs", 256, 0}, {"iq1_s", 256, 0},
+    {"q2_K", 256, 84},  {"q3_K", 256, 110}, {"q4_K", 256, 144}, {"q5_K", 256, 176},   {"q6_K", 256, 210},
+    {"q8_K", 256, 292}, {"iq2_xxs", 256, 0}, {"iq2_xs", 256, 0}, {"iq3_xxs", 256, 0}, {"iq1_s", 256, 0},
     {"iq4_nl", 32, 0},  {"iq3_s", 256, 0},  {"iq2_s", 256, 0},  {"iq4_xs", 256, 0},   {"i8", 1, 1},
     {"i16", 1, 2},      {"i32", 1, 4},      {"i64", 1, 8},      {"f64", 1, 8},        {"iq1_m", 256, 0},
     {"bf16", 1, 2},     {nullptr, 0, 0},    {nullptr, 0, 0},    {nullptr, 0, 0},      {"tq1_0", 256, 0},
@@ -88,6 +88,14 @@ bool ggml_type_to_dtype(uint32_t t, DType* out) {
     case ggml_type::BF16: d = DType::BF16; break;
     case ggml_type::Q8_0: d = DType::Q8_0; break;
     case ggml_type::Q4_0: d = DType::Q4_0; break;
+    case ggml_type::Q4_1: d = DType::Q4_1; break;
+    case ggml_type::Q5_0: d = DType::Q5_0; break;
+    case ggml_type::Q5_1: d = DType::Q5_1; break;
+    case ggml_type::Q2_K: d = DType::Q2_K; break;
+    case ggml_type::Q3_K: d = DType::Q3_K; break;
+    case ggml_type::Q4_K: d = DType::Q4_K; break;
+    case ggml_type::Q5_K: d = DType::Q5_K; break;
+    case ggml_type::Q6_K: d = DType::Q6_K; break;
     case ggml_type::I8: d = DType::I8; break;
     case ggml_type::I16: d = DType::I16; break;
     case ggml_type::I32: d = DType::I32; break;
@@ -105,6 +113,14 @@ uint32_t dtype_to_ggml_type(DType t) {
     case DType::BF16: return ggml_type::BF16;
     case DType::Q8_0: return ggml_type::Q8_0;
     case DType::Q4_0: return ggml_type::Q4_0;
+    case DType::Q4_1: return ggml_type::Q4_1;
+    case DType::Q5_0: return ggml_type::Q5_0;
+    case DType::Q5_1: return ggml_type::Q5_1;
+    case DType::Q2_K: return ggml_type::Q2_K;
+    case DType::Q3_K: return ggml_type::Q3_K;
+    case DType::Q4_K: return ggml_type::Q4_K;
+    case DType::Q5_K: return ggml_type::Q5_K;
+    case DType::Q6_K: return ggml_type::Q6_K;
     case DType::I8: return ggml_type::I8;
     case DType::I16: return ggml_type::I16;
     case DType::I32: return ggml_type::I32;
@@ -546,7 +562,7 @@ const TensorRef* GgufFile::find(const std::string& name) const {
     const GgufTensorInfo& ti = infos_[ii->second];
     fail(ErrorCode::kUnsupported, path() + ": tensor '" + name + "' has ggml type " + ggml_type_name(ti.ggml_type) + " (" +
                                       std::to_string(ti.ggml_type) +
-                                      "), which edgevl cannot compute with (supported: f32, f16, bf16, q8_0, q4_0); "
+                                      "), which edgevl cannot compute with (supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, q6_K); "
                                       "requantize the file to one of those");
   }
   return nullptr;

@@ -39,9 +39,9 @@ const char* gguf_type_name(GgufType t);  // "u32", "string", "array", ... ("?" i
 
 // ggml tensor type ids (ggml.h enum ggml_type) that edgevl maps to a DType.
 namespace ggml_type {
-constexpr uint32_t F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, I8 = 24, I16 = 25, I32 = 26, I64 = 27, BF16 = 30;
+constexpr uint32_t F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, I8 = 24, I16 = 25, I32 = 26, I64 = 27, BF16 = 30;
 }
-const char* ggml_type_name(uint32_t t);           // "q4_k", ... or "unknown"
+const char* ggml_type_name(uint32_t t);           // "q4_K", ... (ggml spelling) or "unknown"
 bool ggml_type_to_dtype(uint32_t t, DType* out);  // false for types edgevl has no kernels for
 uint32_t dtype_to_ggml_type(DType t);             // throws kUnsupported (e.g. u8)
 

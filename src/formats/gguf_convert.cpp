@@ -15,6 +15,7 @@
 #include "formats/model_config.h"
 #include "formats/safetensors.h"
 #include "kernels/matmul.h"
+#include "kernels/kquant.h"
 #include "kernels/quant.h"
 
 namespace edgevl {
@@ -109,9 +110,7 @@ std::vector<uint8_t> encode(const Job& j, bool keep) {
           std::memcpy(dst + 2 * c, &h, 2);
         }
         break;
-      case DType::Q8_0: quantize_q8_0(row.data(), dst, cols); break;
-      case DType::Q4_0: quantize_q4_0(row.data(), dst, cols); break;
-      default: fail(ErrorCode::kUnsupported, std::string("GGUF convert: target type ") + dtype_name(j.type));
+      default: quantize_blocks(j.type, row.data(), dst, cols); break;
     }
   }
   return out;
@@ -302,11 +301,23 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& text_out, con
     }
   }
   if (text_jobs.empty()) fail_format(dir + ": no text-model tensors found");
+  if (opt.text_mix != KQuantMix::None && !opt.keep_source_types) {
+    bool tied = true;  // llama-quantize: token_embd takes output's type when there is no output.weight
+    for (const auto& j : text_jobs) tied &= j.name != "output.weight";
+    for (auto& j : text_jobs) {
+      const bool embed = j.name == "token_embd.weight" || j.name == "output.weight";
+      if (j.shape.size() < 2 || (embed && opt.embed_type)) continue;
+      j.type = kquant_mix_tensor_type(opt.text_mix, j.name, row_len(j.shape), static_cast<int>(cfg.text.num_layers), tied);
+    }
+  }
 
   {
     GgufWriter w(text_out);
     write_text_metadata(w, cfg, name);
-    write_file_type(w, dominant_type(text_jobs));
+    if (opt.text_mix != KQuantMix::None && !opt.keep_source_types)
+      w.set(gguf_key::kFileType, GgufValue::u32(kquant_mix_file_type(opt.text_mix)));
+    else
+      write_file_type(w, dominant_type(text_jobs));
     bool quant = false;
     for (const auto& j : text_jobs) quant |= dtype_block_size(j.type) > 1;
     if (quant) w.set(gguf_key::kQuantVersion, GgufValue::u32(2));

@@ -9,11 +9,15 @@
 
 #include "core/dtype.h"
 #include "formats/model_config.h"
+#include "formats/quant_mix.h"
 
 namespace edgevl {
 
 struct GgufConvertOptions {
-  DType text_type = DType::Q8_0;    // 2-D text weights: f32, f16, bf16, q8_0 or q4_0
+  DType text_type = DType::Q8_0;    // 2-D text weights: f32, f16, bf16, q8_0, q4_0 (or another type quantize_blocks writes)
+  // When set, the 2-D text weights follow llama-quantize's mix for that file type instead of
+  // text_type (quant_mix.h); embed_type still overrides token_embd / output.
+  KQuantMix text_mix = KQuantMix::None;
   DType vision_type = DType::F16;   // 2-D vision weights (the patch kernel stays float)
   // token_embd and output (lm_head) when set, else text_type: llama-quantize's
   // --token-embedding-type / --output-tensor-type (e.g. q4_0 layers with an 8-bit lm_head).

@@ -13,6 +13,7 @@
 #include "formats/gguf.h"
 #include "formats/gguf_convert.h"
 #include "formats/gguf_names.h"
+#include "kernels/kquant.h"
 #include "kernels/quant.h"
 
 namespace edgevl {
@@ -188,9 +189,7 @@ void encode_row(DType type, const float* x, int64_t n, uint8_t* dst) {
         std::memcpy(dst + 2 * i, &h, 2);
       }
       break;
-    case DType::Q8_0: quantize_q8_0(x, dst, n); break;
-    case DType::Q4_0: quantize_q4_0(x, dst, n); break;
-    default: fail(ErrorCode::kInternal, std::string("random model: cannot encode ") + dtype_name(type));
+    default: quantize_blocks(type, x, dst, n); break;
   }
 }
 
@@ -322,7 +321,7 @@ void plan_qwen3_vision(Planner& vp, const VisionConfig& v, const Norm& norm) {
 
 }  // namespace
 
-RandomModelPlan plan_random_model(const ModelConfig& cfg, DType text_type, DType vision_type) {
+RandomModelPlan plan_random_model(const ModelConfig& cfg, DType text_type, DType vision_type, KQuantMix mix) {
   check_type(text_type, "text");
   check_type(vision_type, "vision");
   RandomModelPlan p;
@@ -361,6 +360,9 @@ RandomModelPlan plan_random_model(const ModelConfig& cfg, DType text_type, DType
   }
   tp.vec("output_norm.weight", H, Init::Ones);
   if (!t.tie_word_embeddings) tp.mat("output.weight", {V, H});
+  if (mix != KQuantMix::None)
+    for (auto& r : p.text)
+      if (r.shape.size() >= 2) r.type = kquant_mix_tensor_type(mix, r.name, r.shape[1], t.num_layers, t.tie_word_embeddings);
 
   const bool q25 = v.arch == VisionArch::Qwen25VL;
   const int64_t d = v.embed_dim, m = v.mlp_hidden, md = d * v.spatial_merge_size * v.spatial_merge_size;
@@ -452,7 +454,7 @@ RandomModelResult write_random_model(const ModelConfig& cfg_in, const RandomMode
   ds.erase(std::remove_if(ds.begin(), ds.end(), [&](int b) { return b >= cfg.vision.depth; }), ds.end());
   if (int(ds.size()) > cfg.text.num_layers) ds.resize(static_cast<size_t>(cfg.text.num_layers));
   RandomModelResult res;
-  res.plan = plan_random_model(cfg, opt.text_type, opt.vision_type);
+  res.plan = plan_random_model(cfg, opt.text_type, opt.vision_type, opt.text_mix);
   if (opt.legacy_clip_ffn_names && cfg.vision.arch == VisionArch::Qwen2VL)
     for (auto& t : res.plan.vision) t.name = swap_ffn_name(t.name);
   ThreadPool pool(opt.n_threads > 0 ? opt.n_threads : default_thread_count());
@@ -460,8 +462,11 @@ RandomModelResult write_random_model(const ModelConfig& cfg_in, const RandomMode
   {
     GgufWriter w(text_out);
     write_text_metadata(w, cfg, name);
-    write_file_type(w, opt.text_type);
-    if (is_block_type(opt.text_type)) w.set(gguf_key::kQuantVersion, GgufValue::u32(2));
+    if (opt.text_mix != KQuantMix::None)
+      w.set(gguf_key::kFileType, GgufValue::u32(kquant_mix_file_type(opt.text_mix)));
+    else
+      write_file_type(w, opt.text_type);
+    if (is_block_type(opt.text_type) || opt.text_mix != KQuantMix::None) w.set(gguf_key::kQuantVersion, GgufValue::u32(2));
     w.set("edgevl.random_weights", GgufValue::boolean(true));
     w.set("edgevl.random_seed", GgufValue::u64(opt.seed));
     if (!opt.tokenizer_dir.empty()) write_gguf_tokenizer(w, opt.tokenizer_dir, cfg);

@@ -18,6 +18,7 @@
 
 #include "core/dtype.h"
 #include "formats/model_config.h"
+#include "formats/quant_mix.h"
 
 namespace edgevl {
 
@@ -48,10 +49,12 @@ struct RandomModelPlan {
   int64_t text_params() const;
   int64_t vision_params() const;
 };
-RandomModelPlan plan_random_model(const ModelConfig& cfg, DType text_type, DType vision_type);
+// With mix set, the text matrices follow llama-quantize's k-quant mix instead (quant_mix.h).
+RandomModelPlan plan_random_model(const ModelConfig& cfg, DType text_type, DType vision_type, KQuantMix mix = KQuantMix::None);
 
 struct RandomModelOptions {
   DType text_type = DType::Q4_0;   // f32, f16, bf16, q8_0, q4_0
+  KQuantMix text_mix = KQuantMix::None;  // when set, overrides text_type: q4_k_m / q5_k_m / q6_k mixes
   DType vision_type = DType::F16;  // f32, f16, bf16, q8_0, q4_0
   uint64_t seed = 0;
   float stddev = 0.02f;

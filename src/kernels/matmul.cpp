@@ -32,16 +32,35 @@ const DotTable& dot_table_best() {
   return t;
 }
 
+// A SIMD table sets the kernels it has; every other type (and any missing tile or row
+// widener) keeps the scalar reference's, so each table computes every block type.
+static QDotTable with_scalar_fallbacks(QDotTable t) {
+  const QDotTable s = qdot_table_scalar();
+  QDotKernels QDotTable::*fields[] = {&QDotTable::q4_1, &QDotTable::q5_0, &QDotTable::q5_1, &QDotTable::q2_k,
+                                      &QDotTable::q3_k, &QDotTable::q4_k, &QDotTable::q5_k, &QDotTable::q6_k};
+  for (auto f : fields) {
+    QDotKernels& k = t.*f;
+    const QDotKernels& r = s.*f;
+    if (!k.dot) k = r;  // tiles built on another table's single-row dot would mix variants
+    if (!k.row) k.row = r.row;
+  }
+  return t;
+}
+
 std::vector<QDotTable> qdot_tables_available() {
   std::vector<QDotTable> t = {qdot_table_scalar()};
 #if defined(__x86_64__)
   const auto& f = cpu_features();
-  if (f.avx2 && f.fma && f.f16c) t.push_back(qdot_table_avx2());
+  if (f.avx2 && f.fma && f.f16c) {
+    QDotTable a = qdot_table_avx2();
+    add_kquant_kernels_avx2(&a);
+    t.push_back(with_scalar_fallbacks(a));
+  }
 #endif
 #if defined(__aarch64__)
   const auto& f = cpu_features();
-  if (f.neon) t.push_back(qdot_table_neon());
-  if (f.neon && f.dotprod) t.push_back(qdot_table_neon_dotprod());
+  if (f.neon) t.push_back(with_scalar_fallbacks(qdot_table_neon()));
+  if (f.neon && f.dotprod) t.push_back(with_scalar_fallbacks(qdot_table_neon_dotprod()));
 #endif
   return t;
 }
@@ -85,10 +104,14 @@ constexpr int64_t kTileRows = 8;
 void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y,
                        ThreadPool* pool) {
   const int64_t N = W.rows, K = W.cols, nb = K / kQK;
-  if (K % kQK != 0) fail(ErrorCode::kInvalidArgument, "matmul: row length " + std::to_string(K) + " is not a multiple of 32");
-  const QDotFn dot = W.type == DType::Q8_0 ? t.q8_0 : t.q4_0;
-  const QDot4Fn dot4 = W.type == DType::Q8_0 ? t.q8_0_x4 : t.q4_0_x4;
-  const QDot2x4Fn dot2x4 = W.type == DType::Q8_0 ? t.q8_0_2x4 : t.q4_0_2x4;
+  if (K % dtype_block_size(W.type) != 0)
+    fail(ErrorCode::kInvalidArgument, "matmul: row length " + std::to_string(K) + " is not a multiple of the " + dtype_name(W.type) +
+                                          " block size");
+  const QDotKernels kern = t.for_type(W.type);
+  if (!kern.dot) fail(ErrorCode::kUnsupported, std::string("matmul: no integer kernel for weight type ") + dtype_name(W.type));
+  const QDotFn dot = kern.dot;
+  const QDot4Fn dot4 = kern.x4;
+  const QDot2x4Fn dot2x4 = kern.x2x4;
 
   // Activations, quantized once and shared by every weight row (and thread).
   std::vector<int8_t> aq(static_cast<size_t>(M * K));
@@ -105,7 +128,7 @@ void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const Weig
     for (int64_t t0 = n0; t0 < n1; t0 += kTileRows) {
       const int64_t t1 = std::min(n1, t0 + kTileRows);
       int64_t m = 0;
-      for (; m + 4 <= M; m += 4) {
+      for (; dot4 && m + 4 <= M; m += 4) {
         int64_t n = t0;
         if (dot2x4)
           for (; n + 2 <= t1; n += 2) {
@@ -139,14 +162,15 @@ void dequantize_row_fast(const WeightMatrix& W, int64_t r, float* out) {
   const DotTable& t = dot_table_best();
   if (W.type == DType::F16 && t.f16_row) return t.f16_row(W.row(r), out, W.cols);
   if (W.type == DType::BF16 && t.bf16_row) return t.bf16_row(W.row(r), out, W.cols);
-  const QDotTable& q = qdot_table_best();
-  if (W.type == DType::Q8_0 && q.q8_0_row && W.cols % kQK == 0) return q.q8_0_row(W.row(r), out, W.cols);
-  if (W.type == DType::Q4_0 && q.q4_0_row && W.cols % kQK == 0) return q.q4_0_row(W.row(r), out, W.cols);
+  if (dtype_is_block_quant(W.type) && W.cols % dtype_block_size(W.type) == 0) {
+    const QRowToF32Fn row = qdot_table_best().for_type(W.type).row;
+    if (row) return row(W.row(r), out, W.cols);
+  }
   dequantize_row(W, r, out);
 }
 
 void matmul_quant_reference(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y) {
-  if (W.type != DType::Q8_0 && W.type != DType::Q4_0)
+  if (!dtype_is_block_quant(W.type))
     fail(ErrorCode::kInvalidArgument, std::string("matmul_quant_reference: weight type ") + dtype_name(W.type) + " is not block-quantized");
   const QDotTable t = qdot_table_scalar();
   matmul_quant_with(t, x, M, W, bias, y, nullptr);
@@ -178,10 +202,10 @@ constexpr int64_t kQuantGemmMinRows = 32;
 void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool) {
   // Many rows (prefill, vision): compute-bound, sgemm on f32 panels.
   if (M >= kGemmMinRows && dtype_is_float(W.type) && !gemm_disabled() && matmul_gemm(x, M, W, bias, y, pool)) return;
-  if (M >= kQuantGemmMinRows && !dtype_is_float(W.type) && W.cols % kQK == 0 && quantized_prefill_via_gemm() && !gemm_disabled() &&
-      matmul_gemm(x, M, W, bias, y, pool))
+  if (M >= kQuantGemmMinRows && dtype_is_block_quant(W.type) && W.cols % dtype_block_size(W.type) == 0 && quantized_prefill_via_gemm() &&
+      !gemm_disabled() && matmul_gemm(x, M, W, bias, y, pool))
     return;
-  if (W.type == DType::Q8_0 || W.type == DType::Q4_0) {
+  if (dtype_is_block_quant(W.type)) {
     matmul_quant_with(qdot_table_best(), x, M, W, bias, y, &pool);
     return;
   }

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "kernels/matmul.h"
+#include "kernels/kquant.h"
 #include "kernels/quant.h"
 
 namespace edgevl {
@@ -35,6 +36,14 @@ void dequantize_row(const WeightMatrix& W, int64_t r, float* out) {
     case DType::Q4_0:
       dequantize_q4_0(p, out, K);
       return;
+    case DType::Q4_1: dequantize_q4_1(p, out, K); return;
+    case DType::Q5_0: dequantize_q5_0(p, out, K); return;
+    case DType::Q5_1: dequantize_q5_1(p, out, K); return;
+    case DType::Q2_K: dequantize_q2_k(p, out, K); return;
+    case DType::Q3_K: dequantize_q3_k(p, out, K); return;
+    case DType::Q4_K: dequantize_q4_k(p, out, K); return;
+    case DType::Q5_K: dequantize_q5_k(p, out, K); return;
+    case DType::Q6_K: dequantize_q6_k(p, out, K); return;
     default:
       fail(ErrorCode::kUnsupported, std::string("matmul: weight type ") + dtype_name(W.type) + " not supported");
   }

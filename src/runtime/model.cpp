@@ -26,9 +26,8 @@ std::shared_ptr<Model> Model::load(const ModelLoadParams& p) {
   struct stat st {};
   if (::stat(p.path.c_str(), &st) != 0) fail(ErrorCode::kIo, p.path + ": no such model directory or file");
   if (S_ISREG(st.st_mode) && ends_with(p.path, ".gguf")) {
-    // llama.cpp layout: text model + mmproj vision file; tensors served under HF names.
-    if (p.mmproj_path.empty())
-      fail(ErrorCode::kInvalidArgument, p.path + ": a .gguf text model needs its vision file too (--mmproj FILE.gguf)");
+    // llama.cpp layout: text model + mmproj vision file (optional: without it the model
+    // chats in text only); tensors served under HF names.
     auto src = std::make_unique<GgufModelSource>(p.path, p.mmproj_path);
     m->cfg_ = src->config();
     m->tok_ = tokenizer_from_gguf(src->text_file());
@@ -49,7 +48,8 @@ std::shared_ptr<Model> Model::load(const ModelLoadParams& p) {
     fail(ErrorCode::kInvalidArgument, p.path + ": expected a Hugging Face model directory or a .gguf file");
   }
   m->decoder_ = std::make_unique<Qwen2Decoder>(m->cfg_.text, *m->weights_);
-  m->vision_ = VisionEncoder::create(m->cfg_, *m->weights_);
+  const bool text_only_gguf = S_ISREG(st.st_mode) && p.mmproj_path.empty();
+  if (!text_only_gguf) m->vision_ = VisionEncoder::create(m->cfg_, *m->weights_);
   m->pre_.patch_size = m->cfg_.vision.patch_size;
   m->pre_.merge_size = m->cfg_.vision.spatial_merge_size;
   m->pre_.temporal_patch_size = m->cfg_.vision.temporal_patch_size;
@@ -61,7 +61,15 @@ std::shared_ptr<Model> Model::load(const ModelLoadParams& p) {
   return m;
 }
 
+const VisionEncoder& Model::vision() const {
+  if (!vision_)
+    fail(ErrorCode::kInvalidArgument, path_ + ": this text-only model cannot read images; load it with its vision file (--mmproj FILE.gguf)");
+  return *vision_;
+}
+
 ImageEmbedding Model::encode_image(const ImageU8& img, const PreprocessConfig& pre, ThreadPool& pool, const Cancel& cancel) const {
+  if (!vision_)
+    fail(ErrorCode::kInvalidArgument, path_ + ": this text-only model cannot read images; load it with its vision file (--mmproj FILE.gguf)");
   ImageEmbedding e;
   cancel.check("image preprocessing");
   double t0 = now_ms();

@@ -40,7 +40,11 @@ class Model {
   const ModelConfig& config() const { return cfg_; }
   const Tokenizer& tokenizer() const { return tok_; }
   const Qwen2Decoder& decoder() const { return *decoder_; }
-  const VisionEncoder& vision() const { return *vision_; }
+  // False for a .gguf text model loaded without its mmproj: text chat only, and
+  // encode_image throws kInvalidArgument naming the missing vision file.
+  bool has_vision() const { return vision_ != nullptr; }
+  // The vision tower (for tests and tools); throws kInvalidArgument without one.
+  const VisionEncoder& vision() const;
   const PreprocessConfig& preprocess_config() const { return pre_; }
   const std::string& path() const { return path_; }
   double load_ms() const { return load_ms_; }

@@ -28,12 +28,13 @@ Tokenizer tokenizer_from_gguf(const GgufFile& f) {
   const auto types = f.get_int_array("tokenizer.ggml.token_type");
   const auto& merges = f.get_string_array("tokenizer.ggml.merges");
   if (types.size() != tokens.size()) fail_format(where + ": tokenizer.ggml.token_type and tokenizer.ggml.tokens differ in length");
-  json vocab = json::object(), added = json::array();
+  json vocab = json::object(), added = json::array(), control = json::array();
   for (size_t i = 0; i < tokens.size(); ++i) {
     switch (types[i]) {
       case kNormal: vocab[tokens[i]] = i; break;
       case kControl:
       case kUserDefined:
+        if (types[i] == kControl) control.push_back(tokens[i]);
         added.push_back({{"id", i}, {"content", tokens[i]}, {"special", types[i] == kControl}, {"single_word", false},
                          {"lstrip", false}, {"rstrip", false}, {"normalized", false}});
         break;
@@ -49,7 +50,10 @@ Tokenizer tokenizer_from_gguf(const GgufFile& f) {
                {"pretokenizers",
                 json::array({{{"type", "Split"}, {"pattern", {{"Regex", kQwen2Pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
                              {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}})}}}};
-  json cfg = json::object();
+  // decode(skip_special) drops what the HF config names (eos, pad, additional special
+  // tokens); the converter writes exactly those as control tokens, every other added token
+  // (e.g. <tool_call>) as user-defined, so the control tokens are that list.
+  json cfg = {{"additional_special_tokens", std::move(control)}};
   if (f.has_key("tokenizer.ggml.eos_token_id")) {
     const int64_t eos = f.get_int("tokenizer.ggml.eos_token_id");
     if (eos >= 0 && eos < int64_t(tokens.size())) cfg["eos_token"] = tokens[eos];

@@ -1,0 +1,298 @@
+// AVX2 integer dots for the ggml types beyond Q8_0/Q4_0 (Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
+// Q6_K) against the int8 activation blocks of qdot.h. Compiled with -mavx2 -mfma -mf16c;
+// only called after cpu_features() confirmed support.
+//
+// Every weight block is decoded into 32-value sub-blocks of bytes that line up with one
+// activation block each, plus a float scale and bias per sub-block:
+//   Σ x·a over the sub-block = d_x·(scale·Σ q·q_a) + bias·(d_x·Σ q_a),
+// where d_x·Σq_a is the activation's precomputed block sum (qdot.h). Unsigned values
+// (0..31) go straight into maddubs; Q6_K's signed values (-32..31) take the sign trick and
+// its per-16 scales ride in the madd that widens maddubs' int16 pairs. Sums stay in range:
+// a maddubs pair is at most 2·63·127 < 32767, a madd lane at most 2·32·127·127.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/kquant.h"
+#include "kernels/qdot.h"
+#include "kernels/quant.h"
+
+namespace edgevl {
+
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+  return _mm_cvtss_f32(lo);
+}
+
+inline float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// 16 bytes of nibbles (byte j: value j low, value j + 16 high) -> 32 bytes 0..15 in order.
+inline __m256i nibbles_16(const uint8_t* qs) {
+  const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  const __m256i sh = _mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+  return _mm256_and_si256(sh, _mm256_set1_epi8(0x0f));
+}
+
+// Bit e of x -> 0x10 in byte e (the fifth bit of Q5_0/Q5_1 value e).
+inline __m256i fifth_bits(const uint8_t* qh) {
+  uint32_t x;
+  std::memcpy(&x, qh, 4);
+  // Byte e takes byte e/8 of x (shuffle within each 128-bit lane; x is in both), then
+  // tests bit e%8 of it.
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(x)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// One weight block decoded: kSub sub-blocks of 32 values.
+template <int kSub>
+struct Decoded {
+  __m256i q[kSub];     // unsigned 0..31, or signed for Q6_K
+  float scale[kSub];   // per sub-block (Q6_K: the block's d; its per-16 scales are in sc16)
+  float bias[kSub];
+  __m256i sc16[kSub];  // Q6_K only: int16 scale per half (8 lanes each)
+};
+
+// ---- types ---------------------------------------------------------------------------
+
+// kSub sub-blocks per block, kBytes per block, kSigned selects the sign trick + sc16.
+struct Q41 {
+  static constexpr int kSub = 1;
+  static constexpr size_t kBytes = sizeof(BlockQ4_1);
+  static constexpr bool kSigned = false;
+  static void decode(const uint8_t* b, Decoded<1>* o) {
+    o->q[0] = nibbles_16(b + 4);
+    o->scale[0] = f16_at(b);
+    o->bias[0] = f16_at(b + 2);
+  }
+};
+struct Q50 {
+  static constexpr int kSub = 1;
+  static constexpr size_t kBytes = sizeof(BlockQ5_0);
+  static constexpr bool kSigned = false;
+  static void decode(const uint8_t* b, Decoded<1>* o) {
+    o->q[0] = _mm256_or_si256(nibbles_16(b + 6), fifth_bits(b + 2));
+    o->scale[0] = f16_at(b);
+    o->bias[0] = -16.0f * o->scale[0];  // x = d·(q - 16)
+  }
+};
+struct Q51 {
+  static constexpr int kSub = 1;
+  static constexpr size_t kBytes = sizeof(BlockQ5_1);
+  static constexpr bool kSigned = false;
+  static void decode(const uint8_t* b, Decoded<1>* o) {
+    o->q[0] = _mm256_or_si256(nibbles_16(b + 8), fifth_bits(b + 4));
+    o->scale[0] = f16_at(b);
+    o->bias[0] = f16_at(b + 2);
+  }
+};
+
+// Six-bit scale and min j of a Q4_K/Q5_K block (kquant.h).
+inline void scale_min(int j, const uint8_t* s, int* sc, int* m) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *m = s[j + 4] & 63;
+  } else {
+    *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+    *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+template <bool kFive>
+struct QK45 {
+  static constexpr int kSub = 8;
+  static constexpr size_t kBytes = kFive ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
+  static constexpr bool kSigned = false;
+  static void decode(const uint8_t* b, Decoded<8>* o) {
+    const float d = f16_at(b), dmin = f16_at(b + 2);
+    const uint8_t* scales = b + 4;
+    const uint8_t* qs = b + 16 + (kFive ? 32 : 0);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    const __m256i hb = kFive ? load32(b + 16) : _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i v = load32(qs + 32 * c);
+      __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+      if (kFive) {
+        // Bit 2c of qh[l] is value 64c + l's bit 4, bit 2c + 1 that of 64c + 32 + l.
+        const __m128i s0 = _mm_cvtsi32_si128(2 * c), s1 = _mm_cvtsi32_si128(2 * c + 1);
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, s0), one), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb, s1), one), 4));
+      }
+      o->q[2 * c] = lo;
+      o->q[2 * c + 1] = hi;
+    }
+    for (int j = 0; j < 8; ++j) {
+      int sc, m;
+      scale_min(j, scales, &sc, &m);
+      o->scale[j] = d * sc;
+      o->bias[j] = -(dmin * m);
+    }
+  }
+};
+using Q4K = QK45<false>;
+using Q5K = QK45<true>;
+
+struct Q6K {
+  static constexpr int kSub = 8;
+  static constexpr size_t kBytes = sizeof(BlockQ6_K);
+  static constexpr bool kSigned = true;
+  static void decode(const uint8_t* b, Decoded<8>* o) {
+    const uint8_t* ql = b;
+    const uint8_t* qh = b + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = f16_at(b + 208);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30), off = _mm256_set1_epi8(32);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = load32(ql + 64 * h), l1 = load32(ql + 64 * h + 32), hh = load32(qh + 32 * h);
+      // Value 128h + 32i + l: nibble of ql (i odd: second 32 bytes; i >= 2: high nibble),
+      // bits 2i..2i+1 of qh[l] moved to bits 4..5.
+      const __m256i v0 = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(hh, 4), two));
+      const __m256i v1 = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(hh, 2), two));
+      const __m256i v2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hh, two));
+      const __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(hh, 2), two));
+      o->q[4 * h + 0] = _mm256_sub_epi8(v0, off);
+      o->q[4 * h + 1] = _mm256_sub_epi8(v1, off);
+      o->q[4 * h + 2] = _mm256_sub_epi8(v2, off);
+      o->q[4 * h + 3] = _mm256_sub_epi8(v3, off);
+    }
+    for (int j = 0; j < 8; ++j) {
+      o->sc16[j] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * j + 1]), _mm_set1_epi16(sc[2 * j]));
+      o->scale[j] = d;
+      o->bias[j] = 0;
+    }
+  }
+};
+
+// 8 int32 partial sums of sub-block j times one activation block.
+template <typename T>
+inline __m256i mul(const Decoded<T::kSub>& w, int j, __m256i a) {
+  if (T::kSigned)
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w.q[j], w.q[j]), _mm256_sign_epi8(a, w.q[j])), w.sc16[j]);
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w.q[j], a), _mm256_set1_epi16(1));
+}
+
+// ---- kernels -------------------------------------------------------------------------
+
+template <typename T>
+float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  float corr = 0;
+  const float* sums = d + nb;
+  Decoded<T::kSub> dec;
+  for (int64_t u = 0; u < nb / T::kSub; ++u) {
+    const uint8_t* wb = w + u * T::kBytes;
+    _mm_prefetch(reinterpret_cast<const char*>(wb) + 1024, _MM_HINT_T0);
+    T::decode(wb, &dec);
+    for (int j = 0; j < T::kSub; ++j) {
+      const int64_t b = u * T::kSub + j;
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(dec.scale[j] * d[b]), _mm256_cvtepi32_ps(mul<T>(dec, j, load32(q + b * kQK))), acc);
+      corr += dec.bias[j] * sums[b];
+    }
+  }
+  return hsum(acc) + corr;
+}
+
+// One weight row against 4 activation rows: each block decoded once for all four.
+template <typename T>
+void dot_row_x4(const uint8_t* w, const int8_t* q, int64_t qs, const float* d, int64_t ds, int64_t nb, float* out) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  float corr[4] = {0, 0, 0, 0};
+  Decoded<T::kSub> dec;
+  for (int64_t u = 0; u < nb / T::kSub; ++u) {
+    T::decode(w + u * T::kBytes, &dec);
+    for (int j = 0; j < T::kSub; ++j) {
+      const int64_t b = u * T::kSub + j;
+      for (int r = 0; r < 4; ++r) {
+        const float* dr = d + r * ds;
+        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dec.scale[j] * dr[b]), _mm256_cvtepi32_ps(mul<T>(dec, j, load32(q + r * qs + b * kQK))),
+                                 acc[r]);
+        corr[r] += dec.bias[j] * dr[nb + b];
+      }
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]) + corr[r];
+}
+
+// ---- row widening for sgemm panels: ggml's dequantized values exactly ----------------
+// (this file is built with -ffp-contract=off, so each multiply and add rounds on its own
+// as in ggml's scalar code; the dot kernels above use explicit FMAs.)
+
+// o[0..32) = q·s + b for 32 signed bytes; s and b per 16 values (lo half, hi half).
+inline void widen32(__m256i q, float s_lo, float s_hi, float b_lo, float b_hi, bool add, float* o) {
+  const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+  const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+  for (int p = 0; p < 4; ++p) {
+    const __m256 s = _mm256_set1_ps(p < 2 ? s_lo : s_hi);
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[p])), s);
+    if (add) v = _mm256_add_ps(v, _mm256_set1_ps(p < 2 ? b_lo : b_hi));
+    _mm256_storeu_ps(o + 8 * p, v);
+  }
+}
+
+// ggml: q·d + m (Q4_1, Q5_1), d·sc·q - dmin·m (Q4_K, Q5_K; + (-m1) equals - m1 exactly).
+template <typename T>
+void row_affine(const uint8_t* w, float* out, int64_t k) {
+  Decoded<T::kSub> dec;
+  for (int64_t u = 0; u < k / (kQK * T::kSub); ++u) {
+    T::decode(w + u * T::kBytes, &dec);
+    for (int j = 0; j < T::kSub; ++j)
+      widen32(dec.q[j], dec.scale[j], dec.scale[j], dec.bias[j], dec.bias[j], true, out + (u * T::kSub + j) * kQK);
+  }
+}
+
+// ggml: (q - 16)·d.
+void row_q5_0(const uint8_t* w, float* out, int64_t k) {
+  Decoded<1> dec;
+  for (int64_t u = 0; u < k / kQK; ++u) {
+    Q50::decode(w + u * Q50::kBytes, &dec);
+    widen32(_mm256_sub_epi8(dec.q[0], _mm256_set1_epi8(16)), dec.scale[0], dec.scale[0], 0, 0, false, out + u * kQK);
+  }
+}
+
+// ggml: (d·sc)·q per 16 values.
+void row_q6_k(const uint8_t* w, float* out, int64_t k) {
+  Decoded<8> dec;
+  for (int64_t u = 0; u < k / kQK_K; ++u) {
+    const uint8_t* b = w + u * Q6K::kBytes;
+    Q6K::decode(b, &dec);
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = dec.scale[0];
+    for (int j = 0; j < 8; ++j) widen32(dec.q[j], d * sc[2 * j], d * sc[2 * j + 1], 0, 0, false, out + u * kQK_K + j * kQK);
+  }
+}
+
+template <typename T>
+QDotKernels kernels(QRowToF32Fn row) {
+  QDotKernels k;
+  k.dot = dot_row<T>;
+  k.x4 = dot_row_x4<T>;
+  k.row = row;
+  return k;
+}
+
+}  // namespace
+
+void add_kquant_kernels_avx2(QDotTable* t) {
+  t->q4_1 = kernels<Q41>(row_affine<Q41>);
+  t->q5_0 = kernels<Q50>(row_q5_0);
+  t->q5_1 = kernels<Q51>(row_affine<Q51>);
+  t->q4_k = kernels<Q4K>(row_affine<Q4K>);
+  t->q5_k = kernels<Q5K>(row_affine<Q5K>);
+  t->q6_k = kernels<Q6K>(row_q6_k);
+}
+
+}  // namespace edgevl
