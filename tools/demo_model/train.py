@@ -119,6 +119,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--init", help="continue from a model directory this script wrote (a second stage)")
     ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--turns", help="turns per training dialogue, drawn from this comma-separated list "
+                    "(default: scenes.dialogue's own mix, 1-4 turns)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -164,7 +166,11 @@ def main():
     rng = random.Random(args.seed)
     ema_l, ema_a = None, None
     for step in range(args.steps):
-        batch = [scenes.dialogue(rng, zh=(rng.random() < 0.5)) for _ in range(args.batch)]
+        if args.turns:
+            choices = [int(x) for x in args.turns.split(",")]
+            batch = [scenes.dialogue(rng, zh=(rng.random() < 0.5), n_turns=rng.choice(choices)) for _ in range(args.batch)]
+        else:
+            batch = [scenes.dialogue(rng, zh=(rng.random() < 0.5)) for _ in range(args.batch)]
         tensors = batch_tensors(tok, batch, remap)
         loss, acc = forward_loss(model, E, V - len(used), *tensors)
         opt.zero_grad()
