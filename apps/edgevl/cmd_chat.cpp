@@ -13,13 +13,15 @@
 
 #include "chat_loop.h"
 #include "commands.h"
+#include "default_model.h"
 
 namespace edgevl_cli {
 
 int cmd_chat(int argc, char** argv) {
   CLI::App app{"Chat about an image with a Qwen2-VL / Qwen2.5-VL / Qwen3-VL model (multi-turn, streaming)", "edgevl chat"};
   ChatOptions o;
-  app.add_option("-m,--model", o.model, "Hugging Face model directory (or text-model .gguf)")->required();
+  o.model = default_model_path();
+  app.add_option("-m,--model", o.model, "Hugging Face model directory (or text-model .gguf); default: the bundled demo model");
   app.add_option("--mmproj", o.mmproj, "vision .gguf (with a .gguf model)");
   app.add_option("-i,--image", o.image, "image to talk about (JPEG/PNG/BMP/GIF)");
   app.add_option("--fixed-size", o.fixed_size, "on-device preprocessing: pad to square, resize to N x N (a multiple of patch x merge: 28, or 32 for Qwen3-VL), e.g. 392 or 448");
@@ -48,6 +50,10 @@ int cmd_chat(int argc, char** argv) {
     return app.exit(e);
   }
   o.system_given = system->count() > 0;
+  if (o.model.empty()) {
+    std::fprintf(stderr, "edgevl chat: no --model given and the bundled demo model (models/shapes-qwen2-vl) was not found\n");
+    return 2;
+  }
   return run_chat(o);
 }
 

@@ -13,7 +13,9 @@ int cmd_serve(int, char**) {
 }  // namespace edgevl_cli
 #else
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
+#include "default_model.h"
 #include "http_server.h"
 
 namespace edgevl_cli {
@@ -21,7 +23,8 @@ namespace edgevl_cli {
 int cmd_serve(int argc, char** argv) {
   CLI::App app{"OpenAI-compatible HTTP server with images, streaming, multi-turn KV reuse and a web chat page", "edgevl serve"};
   edgevl_server::ServerOptions o;
-  app.add_option("-m,--model", o.model_path, "Hugging Face model directory, or a text-model .gguf")->required();
+  o.model_path = default_model_path();
+  app.add_option("-m,--model", o.model_path, "Hugging Face model directory, or a text-model .gguf; default: the bundled demo model");
   app.add_option("--mmproj", o.mmproj_path, "with a .gguf model: the vision (mmproj) .gguf");
   app.add_option("--host", o.host, "address to bind (default 127.0.0.1: this machine only)");
   app.add_option("--port", o.port, "port (0 = any free port, printed on stdout)")->check(CLI::Range(0, 65535));
@@ -43,6 +46,10 @@ int cmd_serve(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (o.model_path.empty()) {
+    std::fprintf(stderr, "edgevl serve: no --model given and the bundled demo model (models/shapes-qwen2-vl) was not found\n");
+    return 2;
   }
   return edgevl_server::run_server(o);
 }

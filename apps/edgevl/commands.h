@@ -21,6 +21,7 @@ int cmd_convert(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_make_model(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
 
 }  // namespace edgevl_cli
 

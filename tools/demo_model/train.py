@@ -1,0 +1,210 @@
+"""Trains edgevl's demo model: a small Qwen2-VL that answers questions about synthetic pictures.
+
+    python3 tools/demo_model/train.py --out models/edgevl-demo-qwen2-vl [--steps N] [--seed S]
+
+Deterministic from --seed (torch.manual_seed, seeded data, 2 threads). The vocabulary stays the
+real Qwen2 one (151936 ids): only the rows of tokens the data uses are trained, every other row
+stays zero. Because zero rows give logit 0, the full-vocabulary softmax is computed exactly as
+softmax over [used logits, (V - n_used) zeros], so greedy and sampled replies are both clean."""
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import time
+
+import numpy as np
+import torch
+
+import scenes
+from bpe import Tokenizer
+from qwen2vl import Qwen2VL, make_config, pixel_values, save_hf, load_hf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOKDIR = os.path.join(HERE, "..", "..", "..", "shared", "fixtures", "tokenizer")
+SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+VISION_START, VISION_END, IMAGE_PAD, IM_END = 151652, 151653, 151655, 151645
+GRID = scenes.SIZE // 14          # 10x10 patches
+MERGED = GRID // 2                # 5x5 image tokens
+
+
+def build_sequence(tok, turns):
+    """Token ids, (t,h,w) positions, answer labels (-1 = no loss) and image slots for one dialogue,
+    laid out exactly as edgevl's Session lays out a chat (image first in the user message)."""
+    ids, pos, labels, image_slots = [], [], [], []
+    p = 0
+
+    def text(s, label=False):
+        nonlocal p
+        for i in tok.encode(s):
+            ids.append(i); pos.append((p, p, p)); labels.append(-1); p += 1
+
+    text(SYSTEM)
+    for turn in turns:
+        if turn.get("image") is not None:
+            text("<|im_start|>user\n")
+            ids.append(VISION_START); pos.append((p, p, p)); labels.append(-1); p += 1
+            image_slots.append(len(ids))
+            for i in range(MERGED):
+                for j in range(MERGED):
+                    ids.append(IMAGE_PAD); pos.append((p, p + i, p + j)); labels.append(-1)
+            p += MERGED
+            ids.append(VISION_END); pos.append((p, p, p)); labels.append(-1); p += 1
+            text(turn["question"] + "<|im_end|>\n<|im_start|>assistant\n")
+        else:
+            text("<|im_start|>user\n" + turn["question"] + "<|im_end|>\n<|im_start|>assistant\n")
+        # the reply: each token is predicted from the one before it
+        for i in tok.encode(turn["answer"]) + [IM_END]:
+            labels[-1] = i
+            ids.append(i); pos.append((p, p, p)); labels.append(-1); p += 1
+        text("\n")
+    return ids, pos, labels, image_slots
+
+
+def make_dialogues(seed, n):
+    rng = random.Random(seed)
+    return [scenes.dialogue(rng, zh=(rng.random() < 0.5)) for _ in range(n)]
+
+
+def batch_tensors(tok, dialogues, remap):
+    seqs = [build_sequence(tok, turns) for _, turns in dialogues]
+    n = max(len(s[0]) for s in seqs)
+    B = len(seqs)
+    ids = torch.zeros(B, n, dtype=torch.long)
+    pos = torch.zeros(B, 3, n, dtype=torch.long)
+    lab = torch.full((B, n), -1, dtype=torch.long)
+    keym = torch.zeros(B, n, dtype=torch.bool)
+    slots, pix = [], []
+    for b, ((sids, spos, slab, sslots), (scs, turns)) in enumerate(zip(seqs, dialogues)):
+        L = len(sids)
+        ids[b, :L] = torch.tensor([remap[i] for i in sids])
+        pos[b, :, :L] = torch.tensor(spos).t()
+        pos[b, :, L:] = pos[b, :, L - 1:L] + 1 + torch.arange(n - L)
+        lab[b, :L] = torch.tensor([remap[i] if i >= 0 else -1 for i in slab])
+        keym[b, :L] = True
+        imgs = [t["image"] for t in turns if t.get("image") is not None]
+        for slot, k in zip(sslots, imgs):
+            slots.append((b, slot))
+            pix.append(pixel_values(scenes.render(scs[k])))
+    return ids, pos, lab, keym, slots, torch.from_numpy(np.stack(pix))
+
+
+def forward_loss(model, E, n_unused, ids, pos, lab, keym, slots, pix):
+    x = E[ids]
+    v = model.visual(pix, GRID, GRID)  # [n_img, 25, H]
+    x = x.clone()
+    for k, (b, s) in enumerate(slots):
+        x[b, s:s + MERGED * MERGED] = v[k]
+    h = model.hidden(x, pos, keym)
+    sel = lab >= 0
+    hs = h[sel]
+    logits = hs @ E.t()
+    # full-vocabulary partition function: the unused (zero) rows each contribute exp(0)
+    const = torch.full((logits.shape[0], 1), math.log(n_unused))
+    logz = torch.logsumexp(torch.cat([logits, const], 1), 1)
+    tgt = lab[sel]
+    loss = (logz - logits.gather(1, tgt[:, None])[:, 0]).mean()
+    acc = (logits.argmax(1) == tgt).float().mean()
+    return loss, acc
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=20261201)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--init", help="continue from a model directory this script wrote (a second stage)")
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--turns", help="turns per training dialogue, drawn from this comma-separated list "
+                    "(default: scenes.dialogue's own mix, 1-4 turns)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    t0 = time.time()
+    tok = Tokenizer(os.path.join(TOKDIR, "tokenizer.json"))
+
+    cfg = make_config(hidden=64, layers=4, heads=4, kv_heads=2, inter=256, mrope=(2, 3, 3),
+                      v_dim=64, v_depth=3, v_heads=4)
+    model = Qwen2VL(cfg)
+    # the vocabulary the data uses: a large sample of dialogues (training and held-out use the same templates)
+    used = set(tok.encode(SYSTEM + "<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n\n"))
+    used |= {VISION_START, VISION_END, IMAGE_PAD, IM_END}
+    for _, turns in make_dialogues(args.seed + 1, 20000):
+        for t in turns:
+            used |= set(tok.encode(t["question"] + "<|im_end|>\n<|im_start|>assistant\n"))
+            used |= set(tok.encode(t["answer"]))
+    used = sorted(used)
+    remap = {i: k for k, i in enumerate(used)}
+    V = cfg["vocab_size"]
+    print(f"vocabulary in use: {len(used)} of {V} ids", flush=True)
+
+    E = torch.nn.Parameter(torch.randn(len(used), 64) * 0.5)
+    del model.embed_tokens  # trained as E (used rows only), scattered into the full table at save
+    for name, p in model.named_parameters():
+        if p.dim() >= 2:
+            torch.nn.init.normal_(p, 0.0, 0.02 if "patch" in name else 1.0 / math.sqrt(p.shape[-1]) * 0.7)
+        elif name.endswith("bias"):
+            torch.nn.init.zeros_(p)
+    if args.init:
+        prev = Qwen2VL(cfg)
+        load_hf(prev, os.path.join(args.init, "model.safetensors"))
+        with torch.no_grad():
+            E.copy_(prev.embed_tokens.weight[torch.tensor(used)])
+            state = {k: v for k, v in prev.state_dict().items() if not k.startswith("embed_tokens")}
+            model.load_state_dict(state)
+        print(f"continuing from {args.init}", flush=True)
+    params = [E] + list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    warm = args.warmup
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
+
+    rng = random.Random(args.seed)
+    ema_l, ema_a = None, None
+    for step in range(args.steps):
+        if args.turns:
+            choices = [int(x) for x in args.turns.split(",")]
+            batch = [scenes.dialogue(rng, zh=(rng.random() < 0.5), n_turns=rng.choice(choices)) for _ in range(args.batch)]
+        else:
+            batch = [scenes.dialogue(rng, zh=(rng.random() < 0.5)) for _ in range(args.batch)]
+        tensors = batch_tensors(tok, batch, remap)
+        loss, acc = forward_loss(model, E, V - len(used), *tensors)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        ema_l = loss.item() if ema_l is None else 0.95 * ema_l + 0.05 * loss.item()
+        ema_a = acc.item() if ema_a is None else 0.95 * ema_a + 0.05 * acc.item()
+        if step % 20 == 0 or step == args.steps - 1:
+            print(f"step {step} loss {ema_l:.4f} token-acc {ema_a:.4f} lr {sched.get_last_lr()[0]:.2e} "
+                  f"t {time.time() - t0:.0f}s", flush=True)
+
+    # save: HF directory with the full vocabulary (unused rows zero), bf16
+    os.makedirs(args.out, exist_ok=True)
+    full = Qwen2VL(cfg)
+    with torch.no_grad():
+        full.load_state_dict(model.state_dict(), strict=False)
+        full.embed_tokens.weight.zero_()
+        full.embed_tokens.weight[torch.tensor(used)] = E.detach()
+    save_hf(full, os.path.join(args.out, "model.safetensors"))
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    for name in ["tokenizer.json", "tokenizer_config.json", "chat_template.json"]:
+        shutil.copyfile(os.path.join(TOKDIR, name), os.path.join(args.out, name))
+    fix = os.path.join(TOKDIR, "..", "tiny-qwen2-vl")
+    shutil.copyfile(os.path.join(fix, "generation_config.json"), os.path.join(args.out, "generation_config.json"))
+    pp = json.load(open(os.path.join(fix, "preprocessor_config.json")))
+    px = scenes.SIZE * scenes.SIZE
+    pp.update({"min_pixels": 3136, "max_pixels": px, "size": {"longest_edge": px, "shortest_edge": 3136}})
+    with open(os.path.join(args.out, "preprocessor_config.json"), "w") as f:
+        json.dump(pp, f, indent=2)
+    print(f"saved {args.out} after {time.time() - t0:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
