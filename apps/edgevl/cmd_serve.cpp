@@ -13,6 +13,7 @@ int cmd_serve(int, char**) {
 }  // namespace edgevl_cli
 #else
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 
 #include "http_server.h"
 
@@ -39,11 +40,20 @@ int cmd_serve(int argc, char** argv) {
   app.add_option("--fixed-size", o.fixed_size, "on-device preprocessing: pad images to square, resize to N x N (e.g. 392)");
   app.add_option("--allow-local-images", o.allow_local_images, "let requests name image files (file:// or paths) inside this directory");
   app.add_option("--model-name", o.model_name, "model id reported by /v1/models (default: the directory name)");
+  app.add_option("--api-key", o.api_key,
+                 "require \"Authorization: Bearer KEY\" on /v1/* and /metrics (default: $EDGEVL_API_KEY); "
+                 "needed when --host is not a loopback address");
+  app.add_flag("--no-api-key", o.no_api_key, "serve a non-loopback --host without an API key (anyone who can reach it may use it)");
+  app.add_flag("--parse-special", o.parse_special,
+               "let message text hold control tokens such as <|im_end|> (default: text is literal, so users cannot "
+               "inject chat-template framing)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (o.api_key.empty())
+    if (const char* env = std::getenv("EDGEVL_API_KEY")) o.api_key = env;
   return edgevl_server::run_server(o);
 }
 
