@@ -51,4 +51,8 @@ bool peer_hung_up(int fd) {
   return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
+void stop_reading(int fd) {
+  if (fd >= 0) shutdown(fd, SHUT_RD);
+}
+
 }  // namespace edgevl_server

@@ -17,4 +17,10 @@ int find_connection_fd(const std::string& local_addr, int local_port, const std:
 // True when the peer has closed or reset the connection (checked without blocking).
 bool peer_hung_up(int fd);
 
+// Makes the server read nothing more from the connection: the answer still goes out, then
+// httplib sees the end of the stream and closes it. For a request refused before its body
+// is read: httplib would otherwise keep the connection alive and read the unread body as
+// the next request (its "Connection: close" response header does not stop that).
+void stop_reading(int fd);
+
 }  // namespace edgevl_server

@@ -79,6 +79,19 @@ struct ClientLink {
   bool gone() const { return peer_hung_up(fd); }
 };
 
+// Answers without reading the request's body. httplib keeps a connection open whatever
+// the response says, and would read the unread body as the next request; so the logger
+// (which runs once the answer is written) stops reading a connection whose answer says
+// "Connection: close", and httplib then closes it.
+void refuse_unread(httplib::Response& res, const ApiError& e) {
+  res.set_header("Connection", "close");
+  send_error(res, e);
+}
+
+// Bodies up to this size are read and dropped when a request is refused for lack of a
+// slot; larger ones are left unread and their connection closed.
+constexpr size_t kDrainLimit = size_t(1) << 20;
+
 // How often a waiting handler checks that its client is still there.
 constexpr std::chrono::milliseconds kLivenessPoll{50};
 
@@ -149,16 +162,14 @@ class Server {
     http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       const std::string why = check_origin(origin_, req.get_header_value("Host"), req.get_header_value("Origin"));
       if (!why.empty()) {
-        res.set_header("Connection", "close");  // the body, if any, is left unread
-        send_error(res, ApiError(403, "forbidden_origin", why));
+        refuse_unread(res, ApiError(403, "forbidden_origin", why));
         return httplib::Server::HandlerResponse::Handled;
       }
       if (!opt_.api_key.empty() && needs_key(req.path) &&
           !same_secret(req.get_header_value("Authorization"), "Bearer " + opt_.api_key)) {
-        res.set_header("Connection", "close");
         res.set_header("WWW-Authenticate", "Bearer");
-        send_error(res, ApiError(401, "invalid_api_key", "this server needs an API key: send \"Authorization: Bearer KEY\"", "",
-                                 "authentication_error"));
+        refuse_unread(res, ApiError(401, "invalid_api_key", "this server needs an API key: send \"Authorization: Bearer KEY\"", "",
+                                          "authentication_error"));
         return httplib::Server::HandlerResponse::Handled;
       }
       return httplib::Server::HandlerResponse::Unhandled;
@@ -178,17 +189,19 @@ class Server {
       // Admission first: a request with no slot is refused before its body is read.
       Admission::Ticket ticket = admission_.try_enter();
       if (!ticket) {
-        res.set_header("Connection", "close");  // the body is left unread
         metrics_.record_error("queue_full");
+        // A small body is read and dropped (nothing kept), so that the client gets a clean
+        // 429 on a connection it may reuse; a larger one is not read at all.
+        size_t seen = 0;
+        const bool drained = reader([&](const char*, size_t n) { return (seen += n) <= kDrainLimit; });
+        if (!drained) return refuse_unread(res, busy_error());
         return send_error(res, busy_error());
       }
       const size_t limit = size_t(opt_.max_body_mb) << 20;
       const std::string declared = req.get_header_value("Content-Length");
       // An unread body must not be taken for the next request on this connection.
-      if (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > limit) {
-        res.set_header("Connection", "close");
-        return send_error(res, ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit"));
-      }
+      if (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > limit)
+        return refuse_unread(res, ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit"));
       std::string body;
       bool too_big = false;
       const bool read = reader([&](const char* data, size_t n) {
@@ -199,11 +212,9 @@ class Server {
         body.append(data, n);
         return true;
       });
-      if (too_big || !read) {
-        res.set_header("Connection", "close");
-        return send_error(res, too_big ? ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit")
-                                       : ApiError(400, "incomplete_body", "the request body could not be read"));
-      }
+      if (too_big || !read)  // the rest of the body is left unread
+        return refuse_unread(res, too_big ? ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit")
+                                               : ApiError(400, "incomplete_body", "the request body could not be read"));
       chat(body, std::move(ticket), ClientLink(req), res);
     });
     http_.Get(".*", [](const httplib::Request& req, httplib::Response& res) {
@@ -240,6 +251,7 @@ class Server {
       send_error(res, ApiError(500, "internal_error", what, "", "server_error"));
     });
     http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      if (res.get_header_value("Connection") == "close") stop_reading(ClientLink(req).fd);  // see refuse_unread
       if (req.path.rfind("/v1/", 0) == 0) metrics_.count_response(res.status);
     });
   }

@@ -171,32 +171,42 @@ test("a client that disconnects frees the model quickly: non-streaming, and stre
 
 test("a burst of large bodies past the slots is refused at once, without reading them", { timeout: 120000 }, async () => {
   const s = await start(["--parallel", "1", "--max-queue", "1", "--max-body-mb", "16"]);
-  // Fill both slots with long generations.
+  // Fill both slots (one running, one queued) with long generations.
   const busy = [0, 1].map(() => {
     const c = new AbortController();
     const p = fetch(s.url + "/v1/chat/completions", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ messages: [{ role: "user", content: "a very long story" }], max_tokens: 8000 }),
+      body: JSON.stringify({ messages: [{ role: "user", content: "a very long story" }], max_tokens: 4000 }),
       signal: c.signal,
     }).catch(() => null);
     return { c, p };
   });
-  for (let i = 0; i < 200 && (await metrics(s.url)).queue.running === 0; ++i) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 300; ++i) {
+    const q = (await metrics(s.url)).queue;
+    if (q.running === 1 && q.depth === 1) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const q = (await metrics(s.url)).queue;
+  assert.ok(q.running === 1 && q.depth === 1, "both slots taken: " + JSON.stringify(q));
   const rssBefore = rssBytes(s.proc.pid);
   const body = JSON.stringify({ messages: [{ role: "user", content: "x".repeat(12 * 1024 * 1024) }], max_tokens: 2 });
   const t0 = performance.now();
   const results = await Promise.all(
-    Array.from({ length: 12 }, () =>
-      rawRequest(s.port, { method: "POST", path: "/v1/chat/completions", headers: { "Content-Type": "application/json" }, body }).catch(
-        (e) => ({ status: 0, error: e.code }),
-      ),
-    ),
+    Array.from({ length: 12 }, () => {
+      const start = performance.now();
+      return rawRequest(s.port, { method: "POST", path: "/v1/chat/completions", headers: { "Content-Type": "application/json" }, body })
+        .catch((e) => ({ status: 0, error: e.code }))
+        .then((r) => ({ ...r, ms: performance.now() - start }));
+    }),
   );
   const ms = performance.now() - t0;
   const rssGrowth = rssBytes(s.proc.pid) - rssBefore;
   const statuses = results.map((r) => r.status || r.error);
-  console.log(`burst of 12 x 12 MiB bodies: ${statuses.join(",")} in ${ms.toFixed(0)} ms, server RSS +${(rssGrowth / 1048576).toFixed(1)} MiB`);
+  console.log(
+    `burst of 12 x 12 MiB bodies: ${statuses.join(",")} in ${ms.toFixed(0)} ms (slowest answer ${Math.max(...results.map((r) => r.ms)).toFixed(0)} ms), ` +
+      `server RSS +${(rssGrowth / 1048576).toFixed(1)} MiB`,
+  );
   // Each is refused with 429 (or, when the client was still sending, the connection is
   // closed under it): never read, never queued.
   assert.ok(results.some((r) => r.status === 429), statuses.join(","));
@@ -209,6 +219,7 @@ test("a burst of large bodies past the slots is refused at once, without reading
     }
   }
   assert.ok(rssGrowth < 64 * 1048576, `the bodies were not buffered (RSS +${rssGrowth} bytes)`);
+  assert.ok(ms < 10000, `refused quickly (${ms.toFixed(0)} ms)`);
   for (const b of busy) b.c.abort();
   await Promise.all(busy.map((b) => b.p));
   assert.ok(await waitIdle(s.url, 5000));
