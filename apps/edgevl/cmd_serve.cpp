@@ -38,7 +38,7 @@ int cmd_serve(int argc, char** argv) {
   app.add_option("--image-max-mpx", o.image_max_mpx, "decoded images over this many megapixels are refused")->check(CLI::Range(1, 1000));
   app.add_option("--max-body-mb", o.max_body_mb, "largest request body (and image), in MiB")->check(CLI::Range(1, 4096));
   app.add_option("--fixed-size", o.fixed_size, "on-device preprocessing: pad images to square, resize to N x N (e.g. 392)");
-  app.add_option("--allow-local-images", o.allow_local_images, "let requests name image files (file:// or paths) inside this directory");
+  app.add_option("--allow-local-images", o.allow_local_images, "let requests name image files (file:// or paths) inside this directory, reached without symlinks or ..");
   app.add_option("--model-name", o.model_name, "model id reported by /v1/models (default: the directory name)");
   app.add_option("--api-key", o.api_key,
                  "require \"Authorization: Bearer KEY\" on /v1/* and /metrics (default: $EDGEVL_API_KEY); "
