@@ -47,8 +47,8 @@
  *     edgevl_kv_size, edgevl_turn_count and edgevl_get_perf. The last three report the
  *     state as of the end of the last call that used the session (during a run: the
  *     state before it).
- *   - edgevl_wait and edgevl_session_free are for the thread that owns the session;
- *     edgevl_session_free must not race with another call into the same session.
+ *   - edgevl_wait and edgevl_session_free are for the thread that owns the session (not
+ *     for callbacks); edgevl_session_free must not race with another call into it.
  *   - Callbacks run on the thread that generates (the caller's for edgevl_run, an internal
  *     thread for edgevl_run_async). A callback may call only the "any time" functions
  *     above on its own session; anything else returns EDGEVL_ERR_BUSY.
@@ -56,8 +56,10 @@
  *     (successful calls leave it as it was).
  *
  * Failures and history: a run that fails (any ERROR result, EDGEVL_ERR_ABORTED included)
- * leaves the conversation, the KV cache and the turn count exactly as before the call:
- * the failed or aborted turn is not in history. Every other failing call changes nothing.
+ * leaves the conversation (every message and reply, the turn count) exactly as before the
+ * call: the failed or aborted turn is not in history. The KV cache holds at most what it
+ * held before (less only when turns evicted for the run were put back; the next run
+ * recomputes them). Every other failing call changes nothing.
  *
  * Sizes are owned by the runtime: the number of image tokens, the image tags, the embedding
  * width and the position ids are computed from the model, never supplied by the caller.

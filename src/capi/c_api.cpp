@@ -88,7 +88,10 @@ class Claim {
 
 void join_worker(edgevl_session* s) {
   std::lock_guard<std::mutex> lk(s->worker_mu);
-  if (s->worker.joinable()) s->worker.join();
+  if (!s->worker.joinable()) return;
+  if (s->worker.get_id() == std::this_thread::get_id())  // a callback of the async run itself
+    fail(ErrorCode::kBusy, "edgevl_wait called from the run's own callback");
+  s->worker.join();
 }
 
 void pin_threads(uint64_t mask) {
@@ -343,7 +346,10 @@ edgevl_status edgevl_session_create(const edgevl_model* model, const edgevl_sess
 void edgevl_session_free(edgevl_session* session) {
   if (!session) return;
   if (session->session) edgevl_abort(session);
-  join_worker(session);
+  {
+    std::lock_guard<std::mutex> lk(session->worker_mu);
+    if (session->worker.joinable()) session->worker.join();
+  }
   delete session;
 }
 
@@ -450,9 +456,8 @@ edgevl_status edgevl_run_async(edgevl_session* session, const edgevl_message* me
 }
 
 edgevl_status edgevl_wait(edgevl_session* session) {
-  edgevl_status st = guarded([&] { checked(session); });
+  edgevl_status st = guarded([&] { join_worker(checked(session)); });
   if (st != EDGEVL_OK) return st;
-  join_worker(session);
   // The worker has ended: its status and message are no longer written.
   st = session->async_status;
   if (st != EDGEVL_OK) set_last_error(session->async_error);

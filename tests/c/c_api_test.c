@@ -780,8 +780,14 @@ static void test_abort_during_encode_and_prefill(edgevl_model* model) {
     printf("abort during %s: %.0f ms into the run, returned after %.1f ms\n", k == 0 ? "image encode" : "prefill", t_abort - t_start, latency);
     CHECK(st == EDGEVL_ERR_ABORTED && c->errored && c->error_status == EDGEVL_ERR_ABORTED, "aborted run returns ABORTED (%s)",
           edgevl_status_name(st));
-    /* Issue 10 asks for 100 ms on the tiny model on an idle machine; shared CI cores get slack. */
-    CHECK(latency < 500, "abort honoured within 500 ms (%.1f ms)", latency);
+    /* Issue 10 asks for 100 ms on the tiny model on an idle machine; shared CI cores get
+     * slack, and sanitizer builds run 5-20x slower. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    const double bound_ms = 5000;
+#else
+    const double bound_ms = 500;
+#endif
+    CHECK(latency < bound_ms, "abort honoured within %.0f ms (%.1f ms)", bound_ms, latency);
     int64_t kv;
     int32_t t;
     edgevl_kv_size(s, &kv, NULL);
@@ -978,6 +984,41 @@ static void test_assistant_message_adds_a_turn_without_reply(edgevl_model* model
   edgevl_session_free(s);
 }
 
+/* What a callback may call on its own session (header: only the "any time" functions). */
+typedef struct {
+  edgevl_session* s;
+  edgevl_status wait_st, clear_st, kv_st;
+  int calls;
+} SelfCall;
+
+static int call_self(const edgevl_result* r, void* user) {
+  SelfCall* c = (SelfCall*)user;
+  if (r->state != EDGEVL_STATE_NORMAL && r->state != EDGEVL_STATE_WAITING) return 0;
+  if (c->calls++ == 0) {
+    int64_t used;
+    c->wait_st = edgevl_wait(c->s);
+    c->clear_st = edgevl_clear(c->s, 1);
+    c->kv_st = edgevl_kv_size(c->s, &used, NULL);
+  }
+  return 0;
+}
+
+static void test_callback_calls_into_its_session(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  SelfCall c = {s, EDGEVL_OK, EDGEVL_OK, EDGEVL_ERR_INTERNAL, 0};
+  edgevl_part q = edgevl_part_text("Hi");
+  edgevl_message m = {EDGEVL_ROLE_USER, &q, 1};
+  edgevl_run_params rp = edgevl_run_default_params();
+  rp.max_new_tokens = 3;
+  rp.ignore_eos = 1;
+  CHECK(edgevl_run_async(s, &m, &rp, call_self, &c) == EDGEVL_OK, "async run");
+  CHECK(edgevl_wait(s) == EDGEVL_OK, "it ends well");
+  CHECK(c.wait_st == EDGEVL_ERR_BUSY, "edgevl_wait from its own callback: BUSY, no deadlock (%s)", edgevl_status_name(c.wait_st));
+  CHECK(c.clear_st == EDGEVL_ERR_BUSY, "edgevl_clear from a callback: BUSY");
+  CHECK(c.kv_st == EDGEVL_OK, "edgevl_kv_size from a callback: OK");
+  edgevl_session_free(s);
+}
+
 int main(void) {
   const char* env = getenv("EDGEVL_FIXTURES");
   snprintf(g_fixtures, sizeof g_fixtures, "%s", env && *env ? env : EDGEVL_FIXTURES_DIR);
@@ -1011,6 +1052,7 @@ int main(void) {
   test_literal_text_blocks_chatml_injection(model);
   test_image_token_budget(model);
   test_assistant_message_adds_a_turn_without_reply(model);
+  test_callback_calls_into_its_session(model);
   edgevl_model_free(model);
   printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail ? 1 : 0;
