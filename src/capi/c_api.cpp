@@ -86,12 +86,15 @@ class Claim {
   std::shared_ptr<std::atomic<bool>> token_;
 };
 
+// The session whose async run this thread is (set on worker threads only).
+thread_local const edgevl_session* t_worker_of = nullptr;
+
 void join_worker(edgevl_session* s) {
+  // A callback of the async run cannot wait for itself (and must not block on worker_mu,
+  // which a waiting owner holds while it joins this very thread).
+  if (t_worker_of == s) fail(ErrorCode::kBusy, "edgevl_wait called from the run's own callback");
   std::lock_guard<std::mutex> lk(s->worker_mu);
-  if (!s->worker.joinable()) return;
-  if (s->worker.get_id() == std::this_thread::get_id())  // a callback of the async run itself
-    fail(ErrorCode::kBusy, "edgevl_wait called from the run's own callback");
-  s->worker.join();
+  if (s->worker.joinable()) s->worker.join();
 }
 
 void pin_threads(uint64_t mask) {
@@ -447,6 +450,7 @@ edgevl_status edgevl_run_async(edgevl_session* session, const edgevl_message* me
     // If the thread cannot be created this throws and `claim` ends the call: the
     // session is not left busy.
     session->worker = std::thread([session, spec, callback, user_data] {
+      t_worker_of = session;
       session->async_status = execute(session, *spec, callback, user_data);
       if (session->async_status != EDGEVL_OK) session->async_error = edgevl_last_error();
       end_call(session);
