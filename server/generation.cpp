@@ -29,7 +29,7 @@ struct RunState {
   std::string raw;  // everything generated (before stop sequences): what the session holds
   bool first_token_seen = false;
   Clock::time_point first_token;
-  std::string finish_reason, final_text;
+  std::string finish_reason;
   edgevl_perf perf{};
   bool have_perf = false;
   edgevl_status error_status = EDGEVL_OK;
@@ -63,7 +63,6 @@ int on_result(const edgevl_result* r, void* user) {
       return st->should_end() ? 1 : 0;
     case EDGEVL_STATE_FINISH:
       st->finish_reason = r->finish_reason ? r->finish_reason : "stop";
-      if (r->text) st->final_text = sanitize_utf8(std::string(r->text, r->text_len));
       break;
     case EDGEVL_STATE_ERROR:
       st->error_status = r->status;
@@ -94,6 +93,18 @@ edgevl_sampling_params sampling_for(const ChatRequest& req, const GenerationConf
   return s;
 }
 
+// Runs one message on the session and waits for it. Started asynchronously so that a
+// cancellation can never fall between "not cancelled yet" and the run's start: once the
+// run exists, either this check sees the job cancelled or Job::cancel() finds the run
+// attached and aborts it.
+edgevl_status run_message(Job& job, const GenerationConfig& cfg, edgevl_session* session, const edgevl_message& msg,
+                          const edgevl_run_params* params, edgevl_callback cb, void* user) {
+  const edgevl_status started = edgevl_run_async(session, &msg, params, cb, user);
+  if (started != EDGEVL_OK) return started;
+  if (job.cancelled() || (cfg.stopping && cfg.stopping->load())) edgevl_abort(session);
+  return edgevl_wait(session);
+}
+
 void fail(Job& job, Metrics& metrics, ApiError err) {
   metrics.record_error(err.code);
   job.error = std::move(err);
@@ -116,7 +127,7 @@ void run_job(Job& job, SessionPool& pool, const GenerationConfig& cfg, Metrics& 
     return fail(job, metrics, e);
   }
   edgevl_session* session = lease.slot->session;
-  const auto runs = plan_runs(req.messages, lease.matched);
+  const auto runs = plan_runs(req.messages, lease.matched, cfg.literal_text);
 
   // What the session holds, message by message, as the runs succeed.
   std::vector<std::string> convo;
@@ -144,7 +155,7 @@ void run_job(Job& job, SessionPool& pool, const GenerationConfig& cfg, Metrics& 
   job.attach(session);
   // Leading system/assistant messages are inserted as they are (no reply).
   for (size_t k = 0; k + 1 < runs.size(); ++k) {
-    const edgevl_status st = edgevl_run(session, &runs[k]->message, nullptr, nullptr, nullptr);
+    const edgevl_status st = run_message(job, cfg, session, runs[k]->message, nullptr, nullptr, nullptr);
     if (st != EDGEVL_OK) {
       const std::string why = edgevl_last_error();
       job.detach();
@@ -162,20 +173,17 @@ void run_job(Job& job, SessionPool& pool, const GenerationConfig& cfg, Metrics& 
   const edgevl_sampling_params sampling = sampling_for(req, cfg);
   rp.sampling = &sampling;
   RunState st(&job, cfg.stopping);
-  const edgevl_status status = edgevl_run(session, &runs.back()->message, &rp, on_result, &st);
+  const edgevl_status status = run_message(job, cfg, session, runs.back()->message, &rp, on_result, &st);
   job.detach();
   const Clock::time_point end = Clock::now();
 
   if (status != EDGEVL_OK) {
     const std::string why = st.error_message.empty() ? edgevl_last_error() : st.error_message;
+    if (status == EDGEVL_ERR_ABORTED && job.cancelled()) metrics.record_client_abort();  // the client left: the run was cut short
     give_back(status);
     return fail(job, metrics, error_from_status(status, why));
   }
 
-  // The FINISH text is the whole reply; if it holds more than the pieces did (a final
-  // partial character flushed at the end), pass the rest through as well.
-  if (st.final_text.size() > st.raw.size() && st.final_text.compare(0, st.raw.size(), st.raw) == 0)
-    st.emit(st.final_text.substr(st.raw.size()));
   if (std::string rest = st.stop.flush(); !rest.empty()) {
     job.content += rest;
     job.send({JobEvent::Delta, rest});

@@ -16,6 +16,7 @@ struct GenerationConfig {
   int32_t default_max_tokens = 512;            // when the request gives none
   edgevl_sampling_params sampling{};           // defaults for fields the request leaves out
   const std::atomic<bool>* stopping = nullptr;  // set on shutdown: end runs early
+  bool literal_text = true;                     // message text cannot hold control tokens (see --parse-special)
 };
 
 void run_job(Job& job, SessionPool& pool, const GenerationConfig& cfg, Metrics& metrics);

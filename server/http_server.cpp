@@ -1,8 +1,10 @@
+#include "http_server.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include "http_server.h"
+#include <filesystem>
 
 #include <httplib.h>
 #include <pthread.h>
@@ -15,10 +17,11 @@
 #include <random>
 #include <thread>
 
+#include "admission.h"
 #include "api_error.h"
+#include "client_connection.h"
 #include "edgevl.h"
 #include "generation.h"
-#include "image_budget.h"
 #include "job.h"
 #include "metrics.h"
 #include "openai_response.h"
@@ -58,6 +61,40 @@ void send_error(httplib::Response& res, const ApiError& e) {
   send_json(res, e.status, e.to_json());
 }
 
+// Compares without an early exit, so the time taken does not reveal how much of a
+// guessed key was right.
+bool same_secret(const std::string& given, const std::string& expected) {
+  unsigned char diff = given.size() != expected.size();
+  for (size_t i = 0; i < expected.size(); ++i) diff |= (unsigned char)((i < given.size() ? given[i] : 0) ^ expected[i]);
+  return diff == 0;
+}
+
+// The API and the metrics need the key; the web page, its files and /health do not.
+bool needs_key(const std::string& path) { return path.rfind("/v1/", 0) == 0 || path == "/metrics"; }
+
+// The connection a request came on, to notice a client that hangs up while it waits.
+struct ClientLink {
+  int fd;
+  explicit ClientLink(const httplib::Request& req) : fd(find_connection_fd(req.local_addr, req.local_port, req.remote_addr, req.remote_port)) {}
+  bool gone() const { return peer_hung_up(fd); }
+};
+
+// Answers without reading the request's body. httplib keeps a connection open whatever
+// the response says, and would read the unread body as the next request; so the logger
+// (which runs once the answer is written) stops reading a connection whose answer says
+// "Connection: close", and httplib then closes it.
+void refuse_unread(httplib::Response& res, const ApiError& e) {
+  res.set_header("Connection", "close");
+  send_error(res, e);
+}
+
+// Bodies up to this size are read and dropped when a request is refused for lack of a
+// slot; larger ones are left unread and their connection closed.
+constexpr size_t kDrainLimit = size_t(1) << 20;
+
+// How often a waiting handler checks that its client is still there.
+constexpr std::chrono::milliseconds kLivenessPoll{50};
+
 class Server {
  public:
   Server(const ServerOptions& opt, edgevl_model* model)
@@ -65,6 +102,7 @@ class Server {
         model_(model),
         name_(opt.model_name.empty() ? basename_of(opt.model_path) : opt.model_name),
         created_(std::time(nullptr)),
+        admission_(opt.parallel + opt.max_queue),
         pool_(model, session_params(opt), size_t(std::max(opt.max_sessions, opt.parallel))),
         scheduler_(opt.parallel, opt.max_queue) {
     limits_.max_images = size_t(opt.max_images);
@@ -74,7 +112,10 @@ class Server {
       char buf[PATH_MAX];
       if (!::realpath(opt.allow_local_images.c_str(), buf)) throw std::runtime_error("--allow-local-images: no such directory: " + opt.allow_local_images);
       limits_.image.local_dir = buf;
+      limits_.image.local_dir_given = std::filesystem::absolute(opt.allow_local_images).lexically_normal().string();
+      while (limits_.image.local_dir_given.size() > 1 && limits_.image.local_dir_given.back() == '/') limits_.image.local_dir_given.pop_back();
     }
+    gen_.literal_text = !opt.parse_special;
     gen_.default_max_tokens = opt.max_tokens;
     gen_.sampling = edgevl_sampling_default_params();
     gen_.stopping = &stopping_;
@@ -99,8 +140,7 @@ class Server {
     p.n_threads = opt.threads > 0 ? opt.threads : std::max(1, cores / std::max(1, opt.parallel));
     p.max_new_tokens = opt.max_tokens;
     p.image_fixed_size = opt.fixed_size;
-    const int64_t image_tokens = opt.image_max_tokens > 0 ? opt.image_max_tokens : std::min(1024, opt.max_context / 2);
-    p.image_max_pixels = image_pixel_cap(opt.model_path, image_tokens);
+    p.image_max_tokens = opt.image_max_tokens > 0 ? opt.image_max_tokens : std::min(EDGEVL_DEFAULT_IMAGE_MAX_TOKENS, opt.max_context / 2);
     p.image_max_input_pixels = int64_t(opt.image_max_mpx) * 1000000;
     return p;
   }
@@ -121,10 +161,18 @@ class Server {
     origin_.loopback_only = is_loopback_host(opt_.host);
     http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       const std::string why = check_origin(origin_, req.get_header_value("Host"), req.get_header_value("Origin"));
-      if (why.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      res.set_header("Connection", "close");  // the body, if any, is left unread
-      send_error(res, ApiError(403, "forbidden_origin", why));
-      return httplib::Server::HandlerResponse::Handled;
+      if (!why.empty()) {
+        refuse_unread(res, ApiError(403, "forbidden_origin", why));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (!opt_.api_key.empty() && needs_key(req.path) &&
+          !same_secret(req.get_header_value("Authorization"), "Bearer " + opt_.api_key)) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        refuse_unread(res, ApiError(401, "invalid_api_key", "this server needs an API key: send \"Authorization: Bearer KEY\"", "",
+                                          "authentication_error"));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
     });
 
     http_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
@@ -138,13 +186,22 @@ class Server {
     // The body is read here rather than by httplib: httplib parses a body sent as
     // application/x-www-form-urlencoded (curl -d's default) and refuses it over 8 KiB.
     http_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+      // Admission first: a request with no slot is refused before its body is read.
+      Admission::Ticket ticket = admission_.try_enter();
+      if (!ticket) {
+        metrics_.record_error("queue_full");
+        // A small body is read and dropped (nothing kept), so that the client gets a clean
+        // 429 on a connection it may reuse; a larger one is not read at all.
+        size_t seen = 0;
+        const bool drained = reader([&](const char*, size_t n) { return (seen += n) <= kDrainLimit; });
+        if (!drained) return refuse_unread(res, busy_error());
+        return send_error(res, busy_error());
+      }
       const size_t limit = size_t(opt_.max_body_mb) << 20;
       const std::string declared = req.get_header_value("Content-Length");
       // An unread body must not be taken for the next request on this connection.
-      if (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > limit) {
-        res.set_header("Connection", "close");
-        return send_error(res, ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit"));
-      }
+      if (!declared.empty() && std::strtoull(declared.c_str(), nullptr, 10) > limit)
+        return refuse_unread(res, ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit"));
       std::string body;
       bool too_big = false;
       const bool read = reader([&](const char* data, size_t n) {
@@ -155,12 +212,10 @@ class Server {
         body.append(data, n);
         return true;
       });
-      if (too_big || !read) {
-        res.set_header("Connection", "close");
-        return send_error(res, too_big ? ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit")
-                                       : ApiError(400, "incomplete_body", "the request body could not be read"));
-      }
-      chat(body, res);
+      if (too_big || !read)  // the rest of the body is left unread
+        return refuse_unread(res, too_big ? ApiError(413, "request_too_large", "the request body is over the --max-body-mb limit")
+                                               : ApiError(400, "incomplete_body", "the request body could not be read"));
+      chat(body, std::move(ticket), ClientLink(req), res);
     });
     http_.Get(".*", [](const httplib::Request& req, httplib::Response& res) {
       const WebAsset* a = find_web_asset(req.path);
@@ -196,6 +251,7 @@ class Server {
       send_error(res, ApiError(500, "internal_error", what, "", "server_error"));
     });
     http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      if (res.get_header_value("Connection") == "close") stop_reading(ClientLink(req).fd);  // see refuse_unread
       if (req.path.rfind("/v1/", 0) == 0) metrics_.count_response(res.status);
     });
   }
@@ -210,7 +266,27 @@ class Server {
     return metrics_.to_json(live);
   }
 
-  void chat(const std::string& body, httplib::Response& res) {
+  ApiError busy_error() const {
+    return ApiError(429, "queue_full",
+                    "the server is busy: " + std::to_string(scheduler_.running()) + " running and " + std::to_string(scheduler_.queued()) +
+                        " queued requests; retry later",
+                    "", "rate_limit_error");
+  }
+
+  // Waits for the job's next event, checking meanwhile that the client is still there;
+  // false (and the job cancelled) when it left.
+  bool wait_event(const std::shared_ptr<Job>& job, const ClientLink& client, JobEvent& ev) {
+    while (!job->next(ev, kLivenessPoll)) {
+      if (client.gone()) {
+        job->cancel();
+        metrics_.record_error("client_disconnected");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void chat(const std::string& body, Admission::Ticket ticket, const ClientLink& client, httplib::Response& res) {
     std::shared_ptr<Job> job;
     try {
       job = std::make_shared<Job>(parse_chat_request(body, limits_), new_completion_id());
@@ -219,7 +295,8 @@ class Server {
       return send_error(res, e);
     }
     if (stopping_) return send_error(res, ApiError(503, "shutting_down", "the server is shutting down", "", "server_error"));
-    const bool accepted = scheduler_.try_submit([this, job] {
+    // The ticket travels with the task: the slot is free again when the generation ends.
+    const bool accepted = scheduler_.try_submit([this, job, ticket] {
       try {
         run_job(*job, pool_, gen_, metrics_);
       } catch (const std::exception& e) {
@@ -230,18 +307,14 @@ class Server {
     });
     if (!accepted) {
       metrics_.record_error("queue_full");
-      return send_error(res, ApiError(429, "queue_full",
-                                      "the server is busy: " + std::to_string(scheduler_.running()) + " running and " +
-                                          std::to_string(scheduler_.queued()) + " queued requests; retry later",
-                                      "", "rate_limit_error"));
+      return send_error(res, busy_error());
     }
-    if (job->request.stream) return stream(job, res);
+    if (job->request.stream) return stream(job, client, res);
 
     JobEvent ev;
-    for (;;) {
-      if (!job->next(ev, std::chrono::milliseconds(1000))) continue;
-      if (ev.kind != JobEvent::Delta) break;
-    }
+    do {
+      if (!wait_event(job, client, ev)) return;  // nobody to answer
+    } while (ev.kind == JobEvent::Delta);
     if (ev.kind == JobEvent::Failed) return send_error(res, *job->error);
     send_json(res, 200, completion_json(*job, name_, std::time(nullptr)));
   }
@@ -249,10 +322,9 @@ class Server {
   // Streaming waits for the first event before answering, so that failures found before
   // any text (context overflow, an image the runtime cannot decode, queue shutdown) get
   // a real HTTP status instead of an error inside a 200 stream.
-  void stream(const std::shared_ptr<Job>& job, httplib::Response& res) {
+  void stream(const std::shared_ptr<Job>& job, const ClientLink& client, httplib::Response& res) {
     JobEvent first;
-    while (!job->next(first, std::chrono::milliseconds(1000))) {
-    }
+    if (!wait_event(job, client, first)) return;
     if (first.kind == JobEvent::Failed) return send_error(res, *job->error);
 
     res.set_header("Cache-Control", "no-cache");
@@ -303,6 +375,7 @@ class Server {
   GenerationConfig gen_;
   std::atomic<bool> stopping_{false};
   Metrics metrics_;
+  Admission admission_;  // before the scheduler: its tasks hold tickets
   SessionPool pool_;
   Scheduler scheduler_;
   httplib::Server http_;
@@ -318,7 +391,19 @@ extern "C" void on_stop_signal(int sig) {
 
 }  // namespace
 
+std::string check_options(const ServerOptions& opt) {
+  if (!is_loopback_host(opt.host) && opt.api_key.empty() && !opt.no_api_key)
+    return "--host " + opt.host + " lets other machines in: give --api-key KEY (or EDGEVL_API_KEY), or --no-api-key to serve without one";
+  if (opt.image_max_tokens > opt.max_context)
+    return "--image-max-tokens " + std::to_string(opt.image_max_tokens) + " is over --max-context " + std::to_string(opt.max_context);
+  return "";
+}
+
 int run_server(const ServerOptions& opt) {
+  if (const std::string why = check_options(opt); !why.empty()) {
+    std::fprintf(stderr, "edgevl serve: %s\n", why.c_str());
+    return 2;
+  }
   // SIGINT/SIGTERM only write a byte to a pipe (async-signal-safe); a thread reads it and
   // stops the server, so stopping can lock and join like ordinary code. A handler (not a
   // blocked mask + sigwait) because libraries may start threads before main (OpenBLAS

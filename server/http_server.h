@@ -25,7 +25,14 @@ struct ServerOptions {
   int max_body_mb = 32;
   int fixed_size = 0;              // >0: on-device square image preprocessing
   std::string allow_local_images;  // directory; "" = refuse local paths
+  std::string api_key;             // "" = none; else /v1/* and /metrics need "Authorization: Bearer KEY"
+  bool no_api_key = false;         // allow a non-loopback --host without an API key
+  bool parse_special = false;      // message text may hold control tokens (default: literal text)
 };
+
+// Why these options cannot be served ("" when they can): e.g. a non-loopback host
+// without an API key.
+std::string check_options(const ServerOptions& opt);
 
 // Loads the model, serves until SIGINT/SIGTERM, returns the process exit code.
 int run_server(const ServerOptions& opt);

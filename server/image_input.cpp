@@ -1,11 +1,15 @@
 #include "image_input.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <memory>
+#include <vector>
 
 #include "api_error.h"
 #include "base64.h"
@@ -63,29 +67,77 @@ std::shared_ptr<const ImageData> load_data_uri(const std::string& url, const Ima
   return finish(std::move(*bytes), limits, param);
 }
 
+// Every refused path gets this same answer, whatever the reason (missing, outside the
+// directory, a symlink, not a regular file, unreadable), so that a client learns nothing
+// about which paths exist.
+ApiError unavailable(const std::string& param) {
+  return bad_request("image_unavailable", "the image path does not name a readable image file inside the allowed directory", param);
+}
+
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+// Opens `rel` (components separated by '/') under `dir`, one component at a time with
+// O_NOFOLLOW, so no symlink and no ".." can lead outside; the checks then apply to the
+// opened file itself (no window between checking a path and opening it). -1 on refusal.
+int open_beneath(const std::string& dir, const std::string& rel) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i <= rel.size();) {
+    size_t j = rel.find('/', i);
+    if (j == std::string::npos) j = rel.size();
+    const std::string c = rel.substr(i, j - i);
+    if (c == "..") return -1;
+    if (!c.empty() && c != ".") parts.push_back(c);
+    i = j + 1;
+  }
+  if (parts.empty()) return -1;
+  auto cur = std::make_unique<Fd>(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (cur->fd < 0) return -1;
+  for (size_t k = 0; k + 1 < parts.size(); ++k) {
+    auto next = std::make_unique<Fd>(::openat(cur->fd, parts[k].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (next->fd < 0) return -1;
+    cur = std::move(next);
+  }
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below anyway).
+  return ::openat(cur->fd, parts.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+}
+
 std::shared_ptr<const ImageData> load_local(std::string path, const ImageLimits& limits, const std::string& param) {
   if (limits.local_dir.empty())
     throw bad_request("local_images_disabled", "local image paths are disabled (start the server with --allow-local-images DIR); send a data URI",
                       param);
-  if (path.empty()) throw bad_request("invalid_image_url", "empty image path", param);
-  if (path.find('\0') != std::string::npos) throw bad_request("invalid_image_url", "NUL byte in image path", param);
-  if (path[0] != '/') path = limits.local_dir + "/" + path;
-  char resolved[PATH_MAX];
-  if (!::realpath(path.c_str(), resolved)) throw bad_request("image_not_found", "the image file does not exist", param);
-  const std::string real = resolved;
-  // The real path must be strictly inside the allowed directory: prefix + '/' so that
-  // "/data/imgs-private" does not pass for "/data/imgs".
-  const std::string& dir = limits.local_dir;
-  const bool inside = dir == "/" ? real.size() > 1 : real.compare(0, dir.size() + 1, dir + "/") == 0;
-  if (!inside) throw ApiError(403, "image_path_forbidden", "the image path is outside the allowed directory", param);
+  if (path.empty() || path.find('\0') != std::string::npos) throw unavailable(param);
+  if (path[0] == '/') {
+    // An absolute path must start with the allowed directory, as configured or as its
+    // real path; the rest is opened beneath it.
+    auto strip = [&](const std::string& dir) {
+      const std::string prefix = dir == "/" ? dir : dir + "/";
+      if (dir.empty() || path.compare(0, prefix.size(), prefix) != 0) return false;
+      path.erase(0, prefix.size());
+      return true;
+    };
+    if (!strip(limits.local_dir) && !strip(limits.local_dir_given)) throw unavailable(param);
+  }
+  Fd f(open_beneath(limits.local_dir, path));
   struct stat st;
-  if (::stat(resolved, &st) != 0 || !S_ISREG(st.st_mode)) throw bad_request("image_not_found", "the image path is not a regular file", param);
-  if (size_t(st.st_size) > limits.max_bytes)
+  if (f.fd < 0 || ::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) throw unavailable(param);
+  if (uint64_t(st.st_size) > limits.max_bytes)
     throw bad_request("image_too_large", "the image file is over the limit of " + std::to_string(limits.max_bytes) + " bytes", param);
-  std::ifstream f(resolved, std::ios::binary);
   std::vector<uint8_t> bytes(size_t(st.st_size));
-  if (!f.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(bytes.size())))
-    throw bad_request("image_not_found", "the image file could not be read", param);
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::read(f.fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw unavailable(param);
+    got += size_t(n);
+  }
   return finish(std::move(bytes), limits, param);
 }
 

@@ -1,36 +1,43 @@
 #include "prompt_builder.h"
 
+#include "runtime/chat_template.h"
+
 namespace edgevl_server {
 
 namespace {
 
-bool generates(edgevl_role r) { return r == EDGEVL_ROLE_USER || r == EDGEVL_ROLE_TOOL; }
+// edgevl_role and edgevl::Role number the roles alike (system, user, assistant, tool).
+edgevl::Role role_of(edgevl_role r) { return static_cast<edgevl::Role>(int(r)); }
+
+// The framing the session itself renders with (the server never changes it), so that
+// joined messages read exactly as separate turns would.
+const edgevl::ChatTemplate& chat_template() {
+  static const edgevl::ChatTemplate t = edgevl::ChatTemplate::chatml();
+  return t;
+}
+
+bool generates(edgevl_role r) { return edgevl::role_generates(role_of(r)); }
 
 // Messages [begin, end) as one message with the role of the first; the runtime writes
-// the first header and the closing generation prompt, the rest of the framing is here.
-std::unique_ptr<BuiltMessage> build(const std::vector<ChatMessage>& msgs, size_t begin, size_t end) {
+// the first header and the closing generation prompt, the framing between the messages
+// comes from the chat template.
+std::unique_ptr<BuiltMessage> build(const std::vector<ChatMessage>& msgs, size_t begin, size_t end, bool literal) {
   auto out = std::make_unique<BuiltMessage>();
-  std::string text;
-  auto flush_text = [&] {
+  // Framing is always parsed for control tokens; message content only when the server
+  // runs with --parse-special.
+  auto add_text = [&](std::string text, bool content) {
     if (text.empty()) return;
     out->texts.push_back(std::move(text));
-    out->parts.push_back(edgevl_part_text(out->texts.back().c_str()));
-    text.clear();
+    out->parts.push_back(content && literal ? edgevl_part_literal_text(out->texts.back().c_str()) : edgevl_part_text(out->texts.back().c_str()));
   };
   for (size_t i = begin; i < end; ++i) {
     const ChatMessage& m = msgs[i];
-    if (i > begin) text += "<|im_start|>" + m.role_name + "\n";
+    if (i > begin) add_text(chat_template().between(role_of(msgs[i - 1].role), role_of(m.role)), false);
     for (const auto& p : m.parts) {
-      if (!p.is_image) {
-        text += p.text;
-        continue;
-      }
-      flush_text();
-      out->parts.push_back(edgevl_part_image_bytes(p.image->bytes.data(), p.image->bytes.size()));
+      if (p.is_image) out->parts.push_back(edgevl_part_image_bytes(p.image->bytes.data(), p.image->bytes.size()));
+      else add_text(p.text, true);
     }
-    if (i + 1 < end) text += "<|im_end|>\n";
   }
-  flush_text();
   if (out->parts.empty()) {  // an empty message is still a turn
     out->texts.emplace_back();
     out->parts.push_back(edgevl_part_text(out->texts.back().c_str()));
@@ -44,11 +51,11 @@ std::unique_ptr<BuiltMessage> build(const std::vector<ChatMessage>& msgs, size_t
 
 }  // namespace
 
-std::vector<std::unique_ptr<BuiltMessage>> plan_runs(const std::vector<ChatMessage>& msgs, size_t first) {
+std::vector<std::unique_ptr<BuiltMessage>> plan_runs(const std::vector<ChatMessage>& msgs, size_t first, bool literal) {
   std::vector<std::unique_ptr<BuiltMessage>> runs;
   size_t i = first;
-  for (; i < msgs.size() && !generates(msgs[i].role); ++i) runs.push_back(build(msgs, i, i + 1));
-  if (i < msgs.size()) runs.push_back(build(msgs, i, msgs.size()));
+  for (; i < msgs.size() && !generates(msgs[i].role); ++i) runs.push_back(build(msgs, i, i + 1, literal));
+  if (i < msgs.size()) runs.push_back(build(msgs, i, msgs.size(), literal));
   return runs;
 }
 

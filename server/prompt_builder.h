@@ -6,8 +6,9 @@
 // generated reply; a system or assistant message as "<|im_start|>ROLE\n" + content +
 // "<|im_end|>\n" with no reply. So a user message followed by a given (client-supplied)
 // assistant message cannot be two runs: the first would generate its own reply. Instead,
-// everything from the first user/tool message on goes into ONE message, with the ChatML
-// framing between the messages written here; leading system/assistant messages (before
+// everything from the first user/tool message on goes into ONE message, with the framing
+// between the messages taken from the library's chat template (src/runtime/chat_template,
+// the one the session renders with); leading system/assistant messages (before
 // any user message) are runs of their own. A system message sent first replaces the
 // default system prompt, as the template's does. The token sequence is the template's
 // with add_generation_prompt, and a whole history costs one prefill (plus one per
@@ -31,7 +32,9 @@ struct BuiltMessage {
 };
 
 // The runs for msgs[first..], in order; only the last one generates. msgs.back() must
-// be a user or tool message (the request parser ensures it).
-std::vector<std::unique_ptr<BuiltMessage>> plan_runs(const std::vector<ChatMessage>& msgs, size_t first);
+// be a user or tool message (the request parser ensures it). literal: message content
+// goes as EDGEVL_PART_LITERAL_TEXT (its "<|im_end|>" etc. are plain text), else as
+// EDGEVL_PART_TEXT (control tokens parsed).
+std::vector<std::unique_ptr<BuiltMessage>> plan_runs(const std::vector<ChatMessage>& msgs, size_t first, bool literal);
 
 }  // namespace edgevl_server

@@ -50,7 +50,6 @@ Lease SessionPool::acquire(const ChatRequest& req) {
     slot->last_used = ++clock_;
     slot->id = next_id_++;
     lease.slot = slot.get();
-    lease.created = true;
     slots_.push_back(std::move(slot));
   }
   // Freeing and creating (allocating a KV cache) happen outside the lock so that other
@@ -73,12 +72,6 @@ void SessionPool::release(Lease& lease, std::vector<std::string> conversation) {
   lease.slot->keys = std::move(conversation);
   lease.slot->busy = false;
   lease.slot->last_used = ++clock_;
-  lease.slot = nullptr;
-}
-
-void SessionPool::release_unchanged(Lease& lease) {
-  std::lock_guard<std::mutex> lock(mu_);
-  lease.slot->busy = false;
   lease.slot = nullptr;
 }
 

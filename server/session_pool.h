@@ -29,7 +29,6 @@ struct PooledSession {
 struct Lease {
   PooledSession* slot = nullptr;
   size_t matched = 0;  // request messages already in the session (not to be sent again)
-  bool created = false;
 };
 
 struct PoolStats {
@@ -49,8 +48,6 @@ class SessionPool {
   Lease acquire(const ChatRequest& req);
   // Returns the session with the conversation it now holds.
   void release(Lease& lease, std::vector<std::string> conversation);
-  // Returns it unchanged (the run failed and the runtime rolled the turn back).
-  void release_unchanged(Lease& lease);
   // Frees it (its state is unknown after an internal error).
   void discard(Lease& lease);
   // Asks every running generation to stop (shutdown).

@@ -14,6 +14,7 @@ int cmd_serve(int, char**) {
 #else
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 
 #include "default_model.h"
 #include "http_server.h"
@@ -40,8 +41,15 @@ int cmd_serve(int argc, char** argv) {
   app.add_option("--image-max-mpx", o.image_max_mpx, "decoded images over this many megapixels are refused")->check(CLI::Range(1, 1000));
   app.add_option("--max-body-mb", o.max_body_mb, "largest request body (and image), in MiB")->check(CLI::Range(1, 4096));
   app.add_option("--fixed-size", o.fixed_size, "on-device preprocessing: pad images to square, resize to N x N (e.g. 392; 448 for Qwen3-VL)");
-  app.add_option("--allow-local-images", o.allow_local_images, "let requests name image files (file:// or paths) inside this directory");
+  app.add_option("--allow-local-images", o.allow_local_images, "let requests name image files (file:// or paths) inside this directory, reached without symlinks or ..");
   app.add_option("--model-name", o.model_name, "model id reported by /v1/models (default: the directory name)");
+  app.add_option("--api-key", o.api_key,
+                 "require \"Authorization: Bearer KEY\" on /v1/* and /metrics (default: $EDGEVL_API_KEY); "
+                 "needed when --host is not a loopback address");
+  app.add_flag("--no-api-key", o.no_api_key, "serve a non-loopback --host without an API key (anyone who can reach it may use it)");
+  app.add_flag("--parse-special", o.parse_special,
+               "let message text hold control tokens such as <|im_end|> (default: text is literal, so users cannot "
+               "inject chat-template framing)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -51,6 +59,8 @@ int cmd_serve(int argc, char** argv) {
     std::fprintf(stderr, "edgevl serve: no --model given and the bundled demo model (models/shapes-qwen2-vl) was not found\n");
     return 2;
   }
+  if (o.api_key.empty())
+    if (const char* env = std::getenv("EDGEVL_API_KEY")) o.api_key = env;
   return edgevl_server::run_server(o);
 }
 

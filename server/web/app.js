@@ -138,12 +138,15 @@ async function send(text) {
   const t0 = performance.now();
   let clientTtft = 0, reply = "", timings = null, usage = null, failed = null;
   try {
-    const res = await fetch("/v1/chat/completions", {
+    const post = () => fetch("/v1/chat/completions", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", ...authHeader() },
       body: JSON.stringify(body),
       signal: state.controller.signal,
     });
+    let res = await post();
+    // A server started with --api-key: ask for the key once, keep it in this browser.
+    if (res.status === 401 && askApiKey()) res = await post();
     if (!res.ok) {
       const err = await res.json().catch(() => ({}));
       throw new Error((err.error && err.error.message) || "HTTP " + res.status);
@@ -207,7 +210,19 @@ $("new-chat").addEventListener("click", () => {
   setStatus("new conversation");
 });
 
-fetch("/v1/models")
+// The server's --api-key, if it has one (sent as "Authorization: Bearer KEY").
+function authHeader() {
+  const key = localStorage.getItem("edgevl-api-key");
+  return key ? { Authorization: "Bearer " + key } : {};
+}
+function askApiKey() {
+  const key = prompt("This server needs an API key (edgevl serve --api-key):");
+  if (!key) return false;
+  localStorage.setItem("edgevl-api-key", key);
+  return true;
+}
+
+fetch("/v1/models", { headers: authHeader() })
   .then((r) => r.json())
   .then((j) => { $("model-name").textContent = j.data[0].id; })
   .catch(() => {});

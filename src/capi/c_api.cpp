@@ -1,6 +1,6 @@
 // The C API (include/edgevl.h) over Model and Session. Every entry point checks its
 // handles and struct sizes, catches every exception, and reports through a status
-// code plus a per-thread last-error string.
+// code plus a per-thread last-error string (set only by failed calls).
 #include <pthread.h>
 #include <sched.h>
 
@@ -34,6 +34,8 @@ edgevl_status status_of(ErrorCode c) {
 
 }  // namespace edgevl_capi
 
+static_assert(EDGEVL_DEFAULT_IMAGE_MAX_TOKENS == kDefaultMaxImageTokens, "the header states the library's default image budget");
+
 namespace {
 
 template <typename T>
@@ -44,27 +46,54 @@ void check_struct(const T* p, const char* name) {
             " (initialise it with the matching *_default_params() function)");
 }
 
-edgevl_session* checked(edgevl_session* s) {
+edgevl_session* checked(const edgevl_session* s) {
   if (!s || !s->session) invalid("session is NULL");
-  return s;
+  return const_cast<edgevl_session*>(s);
 }
 
-// Marks a session busy for the duration of a call; a second concurrent call gets BUSY.
-class BusyGuard {
+// Ends a call that claimed the session: refreshes what the calls allowed during a run
+// report, drops the run's abort token and lets the next call in.
+void end_call(edgevl_session* s) {
+  const int64_t used = s->session->kv_size();
+  const int32_t turns = s->session->turn_count();
+  std::lock_guard<std::mutex> lk(s->mu);
+  s->kv_used = used;
+  s->turns = turns;
+  s->cancel.reset();
+  s->busy = false;
+}
+
+// Claims the session for one call (for a run: with a fresh abort token); a second call
+// meanwhile gets BUSY. The claim ends when this is destroyed, unless handed to a worker.
+class Claim {
  public:
-  explicit BusyGuard(edgevl_session* s) : s_(s) {
-    if (s_->running.exchange(true)) fail(ErrorCode::kBusy, "the session is already running (wait for it or call edgevl_abort)");
+  Claim(edgevl_session* s, bool run) : s_(s) {
+    std::lock_guard<std::mutex> lk(s->mu);
+    if (s->busy) fail(ErrorCode::kBusy, "the session is busy with another call (wait for the run to end, or call edgevl_abort)");
+    s->busy = true;
+    if (run) token_ = s->cancel = std::make_shared<std::atomic<bool>>(false);
   }
-  ~BusyGuard() {
-    if (s_) s_->running.store(false);
+  ~Claim() {
+    if (s_) end_call(s_);
   }
-  void release() { s_ = nullptr; }
+  Claim(const Claim&) = delete;
+  Claim& operator=(const Claim&) = delete;
+  void hand_over() { s_ = nullptr; }  // the worker thread ends the call
+  const std::shared_ptr<std::atomic<bool>>& token() const { return token_; }
 
  private:
   edgevl_session* s_;
+  std::shared_ptr<std::atomic<bool>> token_;
 };
 
+// The session whose async run this thread is (set on worker threads only).
+thread_local const edgevl_session* t_worker_of = nullptr;
+
 void join_worker(edgevl_session* s) {
+  // A callback of the async run cannot wait for itself (and must not block on worker_mu,
+  // which a waiting owner holds while it joins this very thread).
+  if (t_worker_of == s) fail(ErrorCode::kBusy, "edgevl_wait called from the run's own callback");
+  std::lock_guard<std::mutex> lk(s->worker_mu);
   if (s->worker.joinable()) s->worker.join();
 }
 
@@ -82,17 +111,24 @@ struct RunSpec {
   GenerationParams gen;
   TurnOptions opt;
   edgevl_mode mode = EDGEVL_MODE_GENERATE;
+  std::shared_ptr<std::atomic<bool>> cancel;  // owned here, read by the runtime through opt.cancel
 };
 
-RunSpec make_run(edgevl_session* s, const edgevl_message* message, const edgevl_run_params* params) {
+RunSpec make_run(edgevl_session* s, const edgevl_message* message, const edgevl_run_params* params,
+                 const std::shared_ptr<std::atomic<bool>>& cancel) {
   edgevl_run_params rp = edgevl_run_default_params();
   if (params) {
     check_struct(params, "run params");
     rp = *params;
   }
   const int mode = enum_value(rp.mode);
-  if (mode < EDGEVL_MODE_GENERATE || mode > EDGEVL_MODE_HIDDEN_STATE) invalid("run params: unknown mode");
-  if (rp.max_new_tokens < -1 || rp.max_new_tokens > (1 << 20)) invalid("run params: max_new_tokens out of range");
+  if (mode < EDGEVL_MODE_GENERATE || mode > EDGEVL_MODE_HIDDEN_STATE)
+    invalid("run params: mode must be EDGEVL_MODE_GENERATE, _LOGITS or _HIDDEN_STATE (got " + std::to_string(mode) + ")");
+  if (rp.keep_history != 0 && rp.keep_history != 1) invalid("run params: keep_history must be 0 or 1 (got " + std::to_string(rp.keep_history) + ")");
+  if (rp.max_new_tokens < -1 || rp.max_new_tokens > (1 << 20))
+    invalid("run params: max_new_tokens must be -1 (the session's) or 0..1048576 (got " + std::to_string(rp.max_new_tokens) + ")");
+  if (rp.ignore_eos < -1 || rp.ignore_eos > 1)
+    invalid("run params: ignore_eos must be -1 (the session's), 0 or 1 (got " + std::to_string(rp.ignore_eos) + ")");
   RunSpec r;
   r.mode = rp.mode;
   r.gen = s->session->params().generation;
@@ -102,15 +138,61 @@ RunSpec make_run(edgevl_session* s, const edgevl_message* message, const edgevl_
   r.opt.keep_history = rp.keep_history != 0;
   r.opt.generate = rp.mode == EDGEVL_MODE_GENERATE;
   r.opt.want_hidden = rp.mode == EDGEVL_MODE_HIDDEN_STATE;
+  r.cancel = cancel;
+  r.opt.cancel = r.cancel.get();
   r.msg = convert_message(message, s->session->params().image_limits, s->model->config().text.hidden_size);
   return r;
 }
 
+// Figures for a run that failed before or during chat(): what was measured (nothing,
+// when the run did not start) plus the session's state.
+edgevl_perf error_perf(const edgevl_session* s, bool session_is_ours) {
+  edgevl_perf p{};
+  if (s && s->model) p.model_load_ms = s->model->load_ms();
+  if (s && s->session && session_is_ours) p.kv_tokens = s->session->kv_size();
+  p.peak_rss_bytes = peak_rss_bytes();
+  return p;
+}
+
+// Delivers an ERROR result carrying the thread's last error; the last error survives
+// whatever the callback calls.
+void report_error(edgevl_callback cb, void* user, edgevl_status st, const edgevl_perf& perf) {
+  if (!cb) return;
+  const std::string err = edgevl_last_error();
+  edgevl_result r{};
+  r.state = EDGEVL_STATE_ERROR;
+  r.token_id = -1;
+  r.status = st;
+  r.error = err.c_str();
+  r.perf = &perf;
+  cb(&r, user);
+  set_last_error(err);
+}
+
+void add_to_totals(edgevl_session* s, const edgevl_perf& perf) {
+  std::lock_guard<std::mutex> lk(s->mu);
+  s->last = perf;
+  edgevl_perf& t = s->total;
+  t.model_load_ms = perf.model_load_ms;
+  t.image_encode_ms += perf.image_encode_ms;
+  t.images += perf.images;
+  t.images_encoded += perf.images_encoded;
+  t.prefill_tokens += perf.prefill_tokens;
+  t.image_tokens += perf.image_tokens;
+  t.prefill_ms += perf.prefill_ms;
+  t.ttft_ms += perf.ttft_ms;
+  t.decode_tokens += perf.decode_tokens;
+  t.decode_ms += perf.decode_ms;
+  t.prefill_tokens_per_s = t.prefill_ms > 0 ? t.prefill_tokens * 1000.0 / t.prefill_ms : 0;
+  t.decode_tokens_per_s = t.decode_ms > 0 ? t.decode_tokens * 1000.0 / t.decode_ms : 0;
+  t.kv_tokens = perf.kv_tokens;
+  t.peak_rss_bytes = perf.peak_rss_bytes;
+}
+
+// Runs a claimed session's turn and reports it through the callback.
 edgevl_status execute(edgevl_session* s, const RunSpec& spec, edgevl_callback cb, void* user) {
-  std::string err;
-  edgevl_status st = EDGEVL_OK;
   TurnResult res;
-  st = guarded([&] {
+  const edgevl_status st = guarded([&] {
     res = s->session->chat(spec.msg, spec.gen, [&](int32_t id, const std::string& piece) {
       if (!cb) return true;
       edgevl_result r{};
@@ -121,41 +203,26 @@ edgevl_status execute(edgevl_session* s, const RunSpec& spec, edgevl_callback cb
       return cb(&r, user) == 0;
     }, spec.opt);
   });
-  edgevl_perf perf = convert_perf(res.stats, s->model->load_ms());
-  {
-    std::lock_guard<std::mutex> lk(s->perf_mu);
-    if (st == EDGEVL_OK) {
-      s->last = perf;
-      edgevl_perf& t = s->total;
-      t.model_load_ms = perf.model_load_ms;
-      t.image_encode_ms += perf.image_encode_ms;
-      t.images += perf.images;
-      t.images_encoded += perf.images_encoded;
-      t.prefill_tokens += perf.prefill_tokens;
-      t.image_tokens += perf.image_tokens;
-      t.prefill_ms += perf.prefill_ms;
-      t.ttft_ms += perf.ttft_ms;
-      t.decode_tokens += perf.decode_tokens;
-      t.decode_ms += perf.decode_ms;
-      t.prefill_tokens_per_s = t.prefill_ms > 0 ? t.prefill_tokens * 1000.0 / t.prefill_ms : 0;
-      t.decode_tokens_per_s = t.decode_ms > 0 ? t.decode_tokens * 1000.0 / t.decode_ms : 0;
-      t.kv_tokens = perf.kv_tokens;
-      t.peak_rss_bytes = perf.peak_rss_bytes;
-    }
-  }
-  if (!cb) return st;
-  edgevl_result r{};
-  r.perf = &perf;
-  r.token_id = -1;
   if (st != EDGEVL_OK) {
-    err = edgevl_last_error();
-    r.state = EDGEVL_STATE_ERROR;
-    r.status = st;
-    r.error = err.c_str();
-    cb(&r, user);
-    set_last_error(err);
+    report_error(cb, user, st, error_perf(s, true));
     return st;
   }
+  const edgevl_perf perf = convert_perf(res.stats, s->model->load_ms());
+  add_to_totals(s, perf);
+  if (!cb) return st;
+  edgevl_result r{};
+  if (!res.unstreamed_tail.empty() && !res.tokens.empty()) {
+    // The reply ended inside a character: the bytes held back (as U+FFFD) belong to the
+    // last token, so the NORMAL pieces add up to the FINISH text.
+    r.state = EDGEVL_STATE_NORMAL;
+    r.text = res.unstreamed_tail.c_str();
+    r.text_len = res.unstreamed_tail.size();
+    r.token_id = res.tokens.back();
+    cb(&r, user);
+    r = edgevl_result{};
+  }
+  r.perf = &perf;
+  r.token_id = -1;
   r.state = EDGEVL_STATE_FINISH;
   r.text = res.text.c_str();
   r.text_len = res.text.size();
@@ -266,38 +333,26 @@ edgevl_status edgevl_session_create(const edgevl_model* model, const edgevl_sess
     *out_session = nullptr;
     if (!model || !model->model) invalid("model is NULL");
     check_struct(params, "session params");
-    const int overflow = enum_value(params->overflow);
-    if (overflow != EDGEVL_OVERFLOW_ERROR && overflow != EDGEVL_OVERFLOW_DROP_OLDEST) invalid("session params: unknown overflow policy");
-    if (params->n_keep < -1 || params->n_keep > params->max_context) invalid("session params: n_keep out of range");
-    if (params->image_min_pixels < 0 || params->image_max_pixels < 0 || params->image_max_input_pixels < 0)
-      invalid("session params: pixel limits must be >= 0");
-    SessionParams sp;
-    sp.max_context = params->max_context;
-    sp.n_keep = params->n_keep;
-    sp.overflow = params->overflow == EDGEVL_OVERFLOW_DROP_OLDEST ? OverflowPolicy::DropOldest : OverflowPolicy::Error;
-    sp.n_threads = params->n_threads;
-    if (params->system_prompt) sp.system_prompt = params->system_prompt;
-    sp.generation.sampling = convert_sampling(params->sampling);
-    sp.generation.max_new_tokens = params->max_new_tokens;
-    sp.generation.ignore_eos = params->ignore_eos != 0;
-    sp.fixed_size = params->image_fixed_size;
-    sp.min_pixels = params->image_min_pixels;
-    sp.max_pixels = params->image_max_pixels;
-    if (params->image_max_input_pixels > 0) sp.image_limits.max_pixels = params->image_max_input_pixels;
+    const SessionParams sp = convert_session_params(*params);
     auto s = std::make_unique<edgevl_session>();
     s->model = model->model;
     s->params = *params;
     s->params.system_prompt = nullptr;  // not kept: the caller's string
     s->session = std::make_unique<Session>(model->model, sp);
     if (params->cpu_mask) s->session->run_on_pool([mask = params->cpu_mask] { pin_threads(mask); });
+    s->kv_used = s->session->kv_size();
+    s->kv_capacity = s->session->max_context();
     *out_session = s.release();
   });
 }
 
 void edgevl_session_free(edgevl_session* session) {
   if (!session) return;
-  if (session->session) session->session->abort();
-  join_worker(session);
+  if (session->session) edgevl_abort(session);
+  {
+    std::lock_guard<std::mutex> lk(session->worker_mu);
+    if (session->worker.joinable()) session->worker.join();
+  }
   delete session;
 }
 
@@ -305,6 +360,11 @@ edgevl_part edgevl_part_text(const char* text) {
   edgevl_part p{};
   p.type = EDGEVL_PART_TEXT;
   p.text = text;
+  return p;
+}
+edgevl_part edgevl_part_literal_text(const char* text) {
+  edgevl_part p = edgevl_part_text(text);
+  p.type = EDGEVL_PART_LITERAL_TEXT;
   return p;
 }
 edgevl_part edgevl_part_tagged_text(const char* text) {
@@ -362,25 +422,16 @@ edgevl_run_params edgevl_run_default_params(void) {
 
 edgevl_status edgevl_run(edgevl_session* session, const edgevl_message* message, const edgevl_run_params* params,
                          edgevl_callback callback, void* user_data) {
-  std::unique_ptr<BusyGuard> busy;
+  std::unique_ptr<Claim> claim;
   RunSpec spec;
-  edgevl_status st = guarded([&] {
+  const edgevl_status st = guarded([&] {
     checked(session);
-    busy = std::make_unique<BusyGuard>(session);
+    claim = std::make_unique<Claim>(session, true);
     join_worker(session);  // a finished async run that nobody waited for
-    spec = make_run(session, message, params);
+    spec = make_run(session, message, params, claim->token());
   });
   if (st != EDGEVL_OK) {
-    if (callback && session && st != EDGEVL_ERR_BUSY) {
-      std::string err = edgevl_last_error();
-      edgevl_result r{};
-      r.state = EDGEVL_STATE_ERROR;
-      r.status = st;
-      r.error = err.c_str();
-      r.token_id = -1;
-      callback(&r, user_data);
-      set_last_error(err);
-    }
+    report_error(callback, user_data, st, error_perf(session, claim != nullptr));
     return st;
   }
   return execute(session, spec, callback, user_data);
@@ -390,38 +441,52 @@ edgevl_status edgevl_run_async(edgevl_session* session, const edgevl_message* me
                                edgevl_callback callback, void* user_data) {
   return guarded([&] {
     checked(session);
-    auto busy = std::make_unique<BusyGuard>(session);
+    Claim claim(session, true);
     join_worker(session);
-    auto spec = std::make_shared<RunSpec>(make_run(session, message, params));
-    busy->release();  // the worker clears `running` when it ends
+    auto spec = std::make_shared<RunSpec>(make_run(session, message, params, claim.token()));
+    std::lock_guard<std::mutex> lk(session->worker_mu);
     session->async_status = EDGEVL_OK;
+    session->async_error.clear();
+    // If the thread cannot be created this throws and `claim` ends the call: the
+    // session is not left busy.
     session->worker = std::thread([session, spec, callback, user_data] {
+      t_worker_of = session;
       session->async_status = execute(session, *spec, callback, user_data);
-      session->running.store(false);
+      if (session->async_status != EDGEVL_OK) session->async_error = edgevl_last_error();
+      end_call(session);
     });
+    claim.hand_over();
   });
 }
 
 edgevl_status edgevl_wait(edgevl_session* session) {
-  edgevl_status st = guarded([&] { checked(session); });
+  edgevl_status st = guarded([&] { join_worker(checked(session)); });
   if (st != EDGEVL_OK) return st;
-  join_worker(session);
-  return session->async_status;
+  // The worker has ended: its status and message are no longer written.
+  st = session->async_status;
+  if (st != EDGEVL_OK) set_last_error(session->async_error);
+  return st;
 }
 
-int edgevl_is_running(const edgevl_session* session) { return session && session->running.load() ? 1 : 0; }
+int edgevl_is_running(const edgevl_session* session) {
+  if (!session) return 0;
+  std::lock_guard<std::mutex> lk(session->mu);
+  return session->busy ? 1 : 0;
+}
 
 edgevl_status edgevl_abort(edgevl_session* session) {
   return guarded([&] {
-    // Only a running session is stopped: an abort with nothing running must not
-    // cancel the next run.
-    if (checked(session)->running.load()) session->session->abort();
+    checked(session);
+    // Only the run in progress has a token: an abort with nothing running is a no-op
+    // and can never cancel a later run.
+    std::lock_guard<std::mutex> lk(session->mu);
+    if (session->cancel) session->cancel->store(true);
   });
 }
 
 edgevl_status edgevl_prepare_image(edgevl_session* session, const edgevl_part* image_part) {
   return guarded([&] {
-    checked(session);
+    Claim claim(checked(session), false);
     if (!image_part) invalid("image part is NULL");
     session->session->prepare_image(convert_image(*image_part, session->session->params().image_limits));
   });
@@ -429,31 +494,33 @@ edgevl_status edgevl_prepare_image(edgevl_session* session, const edgevl_part* i
 
 edgevl_status edgevl_clear(edgevl_session* session, int keep_system) {
   return guarded([&] {
-    BusyGuard busy(checked(session));
+    Claim claim(checked(session), false);
     session->session->clear(keep_system != 0);
   });
 }
 
 edgevl_status edgevl_kv_size(const edgevl_session* session, int64_t* out_used, int64_t* out_capacity) {
   return guarded([&] {
-    if (!session || !session->session) invalid("session is NULL");
-    if (out_used) *out_used = session->session->kv_size();
-    if (out_capacity) *out_capacity = session->session->max_context();
+    checked(session);
+    std::lock_guard<std::mutex> lk(session->mu);
+    if (out_used) *out_used = session->kv_used;
+    if (out_capacity) *out_capacity = session->kv_capacity;
   });
 }
 
 edgevl_status edgevl_turn_count(const edgevl_session* session, int32_t* out_turns) {
   return guarded([&] {
-    if (!session || !session->session) invalid("session is NULL");
+    checked(session);
     if (!out_turns) invalid("out_turns is NULL");
-    *out_turns = session->session->turn_count();
+    std::lock_guard<std::mutex> lk(session->mu);
+    *out_turns = session->turns;
   });
 }
 
 edgevl_status edgevl_remove_turns(edgevl_session* session, int32_t first, int32_t count) {
   return guarded([&] {
-    BusyGuard busy(checked(session));
-    session->session->remove_turns(first, count);
+    Claim claim(checked(session), false);
+    session->session->remove_turns(first, count);  // checks the range (without int overflow)
     session->session->sync_cache();
   });
 }
@@ -461,7 +528,7 @@ edgevl_status edgevl_remove_turns(edgevl_session* session, int32_t first, int32_
 edgevl_status edgevl_set_chat_template(edgevl_session* session, const char* system_prompt, const char* prompt_prefix,
                                        const char* prompt_postfix) {
   return guarded([&] {
-    BusyGuard busy(checked(session));
+    Claim claim(checked(session), false);
     const auto& sp = session->session->params().system_prompt;
     ChatTemplate t = sp ? ChatTemplate::chatml(*sp) : ChatTemplate::model_default(session->session->model().config());
     const std::string sys = system_prompt ? system_prompt : "", pre = prompt_prefix ? prompt_prefix : "",
@@ -473,16 +540,15 @@ edgevl_status edgevl_set_chat_template(edgevl_session* session, const char* syst
 
 edgevl_status edgevl_session_save(const edgevl_session* session, const char* path) {
   return guarded([&] {
-    if (!session || !session->session) invalid("session is NULL");
+    Claim claim(checked(session), false);
     if (!path || !*path) invalid("path is empty");
-    if (session->running.load()) fail(ErrorCode::kBusy, "the session is running; save it when the run ends");
     session->session->save(path);
   });
 }
 
 edgevl_status edgevl_session_load(edgevl_session* session, const char* path) {
   return guarded([&] {
-    BusyGuard busy(checked(session));
+    Claim claim(checked(session), false);
     if (!path || !*path) invalid("path is empty");
     session->session->load(path);
   });
@@ -490,8 +556,8 @@ edgevl_status edgevl_session_load(edgevl_session* session, const char* path) {
 
 edgevl_status edgevl_get_perf(const edgevl_session* session, edgevl_perf* out_last_run, edgevl_perf* out_total) {
   return guarded([&] {
-    if (!session || !session->session) invalid("session is NULL");
-    std::lock_guard<std::mutex> lk(const_cast<edgevl_session*>(session)->perf_mu);
+    checked(session);
+    std::lock_guard<std::mutex> lk(session->mu);
     if (out_last_run) *out_last_run = session->last;
     if (out_total) *out_total = session->total;
   });

@@ -1,8 +1,11 @@
 // C structs -> C++ runtime objects, with every field checked.
+#include <sched.h>
+
 #include <cstring>
 
 #include "capi/c_api_internal.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 
 namespace edgevl_capi {
 
@@ -26,6 +29,16 @@ std::shared_ptr<const ImageU8> convert_image(const edgevl_part& p, const ImageLi
     default:
       invalid("not an image part");
   }
+}
+
+// True when no part adds anything: no parts, or only empty texts and token lists.
+static bool is_empty(const Message& m) {
+  for (const ContentPart& c : m.parts) {
+    if (c.kind == ContentPart::Kind::Text && c.text.empty()) continue;
+    if (c.kind == ContentPart::Kind::Tokens && c.tokens.empty()) continue;
+    return false;
+  }
+  return true;
 }
 
 static bool is_image(const edgevl_part_type& type) {
@@ -59,8 +72,10 @@ Message convert_message(const edgevl_message* msg, const ImageLimits& limits, in
     ContentPart c;
     switch (enum_value(p.type)) {
       case EDGEVL_PART_TEXT:
+      case EDGEVL_PART_LITERAL_TEXT:
         if (!p.text) invalid("text part " + std::to_string(i) + ": text is NULL");
         c.text = p.text;
+        c.literal = enum_value(p.type) == EDGEVL_PART_LITERAL_TEXT;
         m.parts.push_back(std::move(c));
         break;
       case EDGEVL_PART_TAGGED_TEXT: {
@@ -101,7 +116,59 @@ Message convert_message(const edgevl_message* msg, const ImageLimits& limits, in
         invalid("part " + std::to_string(i) + ": unknown type " + std::to_string(enum_value(p.type)));
     }
   }
+  // A prompt with nothing in it would still add a turn (and a reply to nothing).
+  if ((role == EDGEVL_ROLE_USER || role == EDGEVL_ROLE_TOOL) && is_empty(m))
+    invalid(std::string("message: a ") + roles[role] + " message needs some content (it has no parts, or only empty text)");
   return m;
+}
+
+SessionParams convert_session_params(const edgevl_session_params& p) {
+  auto range = [](const char* field, int64_t v, int64_t lo, int64_t hi, const char* what = "") {
+    if (v < lo || v > hi)
+      invalid(std::string("session params: ") + field + " must be " + (*what ? what : "between " + std::to_string(lo) + " and " + std::to_string(hi)) +
+              " (got " + std::to_string(v) + ")");
+  };
+  range("max_context", p.max_context, 16, 1 << 20, "between 16 and 1048576 tokens");
+  range("n_keep", p.n_keep, -1, p.max_context, "-1 (the system prompt) or 0..max_context");
+  const int overflow = enum_value(p.overflow);
+  if (overflow != EDGEVL_OVERFLOW_ERROR && overflow != EDGEVL_OVERFLOW_DROP_OLDEST)
+    invalid("session params: overflow must be EDGEVL_OVERFLOW_ERROR or EDGEVL_OVERFLOW_DROP_OLDEST (got " + std::to_string(overflow) + ")");
+  range("n_threads", p.n_threads, 0, 1024);
+  if (p.cpu_mask) {
+    cpu_set_t online;
+    if (sched_getaffinity(0, sizeof online, &online) == 0) {
+      bool any = false;
+      for (int i = 0; i < 64; ++i) any = any || ((p.cpu_mask >> i & 1) && CPU_ISSET(i, &online));
+      if (!any) invalid("session params: cpu_mask names no CPU this process may run on");
+    }
+  }
+  range("max_new_tokens", p.max_new_tokens, 0, 1 << 20);
+  range("ignore_eos", p.ignore_eos, 0, 1, "0 or 1");
+  if (p.system_prompt && !is_valid_utf8(p.system_prompt)) invalid("session params: system_prompt is not valid UTF-8");
+  range("image_fixed_size", p.image_fixed_size, 0, 4096, "0 (off) or a size up to 4096");  // the session checks the multiple
+  range("image_min_pixels", p.image_min_pixels, 0, int64_t(1) << 40, "0 (the model's) or a pixel count");
+  range("image_max_pixels", p.image_max_pixels, 0, int64_t(1) << 40, "0 (the model's) or a pixel count");
+  if (p.image_min_pixels > 0 && p.image_max_pixels > 0 && p.image_min_pixels > p.image_max_pixels)
+    invalid("session params: image_min_pixels (" + std::to_string(p.image_min_pixels) + ") is over image_max_pixels (" +
+            std::to_string(p.image_max_pixels) + ")");
+  range("image_max_input_pixels", p.image_max_input_pixels, 0, int64_t(1) << 40, "0 (the default, 64 Mpx) or a pixel count");
+  range("image_max_tokens", p.image_max_tokens, 0, p.max_context, "0 (the library default) or 1..max_context");
+
+  SessionParams sp;
+  sp.max_context = p.max_context;
+  sp.n_keep = p.n_keep;
+  sp.overflow = overflow == EDGEVL_OVERFLOW_DROP_OLDEST ? OverflowPolicy::DropOldest : OverflowPolicy::Error;
+  sp.n_threads = p.n_threads;
+  if (p.system_prompt) sp.system_prompt = p.system_prompt;
+  sp.generation.sampling = convert_sampling(p.sampling);
+  sp.generation.max_new_tokens = p.max_new_tokens;
+  sp.generation.ignore_eos = p.ignore_eos != 0;
+  sp.fixed_size = p.image_fixed_size;
+  sp.min_pixels = p.image_min_pixels;
+  sp.max_pixels = p.image_max_pixels;
+  if (p.image_max_input_pixels > 0) sp.image_limits.max_pixels = p.image_max_input_pixels;
+  sp.max_image_tokens = p.image_max_tokens;
+  return sp;
 }
 
 SamplingParams convert_sampling(const edgevl_sampling_params& s) {

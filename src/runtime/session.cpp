@@ -119,9 +119,14 @@ std::string Session::cache_key(const ImageU8& img) const {
          ":" + std::to_string(p.min_pixels) + ":" + std::to_string(p.max_pixels);
 }
 
-std::unique_lock<std::timed_mutex> Session::take_pool(const Cancel& cancel) {
-  std::unique_lock<std::timed_mutex> lk(pool_mu_, std::defer_lock);
-  while (!lk.try_lock_for(std::chrono::milliseconds(5))) cancel.check("waiting for a background image encode");
+std::unique_lock<std::mutex> Session::take_pool(const Cancel& cancel) {
+  // try_lock + sleep rather than a timed mutex: GCC 12's try_lock_for uses
+  // pthread_mutex_clocklock, which ThreadSanitizer does not model (false reports).
+  std::unique_lock<std::mutex> lk(pool_mu_, std::defer_lock);
+  while (!lk.try_lock()) {
+    cancel.check("waiting for a background image encode");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   return lk;
 }
 
@@ -210,7 +215,7 @@ void Session::background_loop() {
       bg_queue_.pop_front();
     }
     try {
-      std::unique_lock<std::timed_mutex> pool(pool_mu_, std::try_to_lock);
+      std::unique_lock<std::mutex> pool(pool_mu_, std::try_to_lock);
       image_cache_.fulfil(p.key, p.claim, [&] {
         ++images_encoded_total_;
         return model_->encode_image(*p.img, effective_preprocess(), pool.owns_lock() ? pool_ : single, stop);

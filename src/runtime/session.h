@@ -217,7 +217,7 @@ class Session {
   void abandon(PreparedImage& p);  // a queued image that will not be encoded
   // The pool runs one job at a time: a chat()/sync_cache() or a background encode.
   // Waits for it, polling `cancel`.
-  std::unique_lock<std::timed_mutex> take_pool(const Cancel& cancel);
+  std::unique_lock<std::mutex> take_pool(const Cancel& cancel);
   std::shared_ptr<const ImageEmbedding> encode_cached(const ImageU8& img, bool* was_cached, const Cancel& cancel);
   std::string cache_key(const ImageU8& img) const;
   int64_t keep_tokens() const;
@@ -225,7 +225,7 @@ class Session {
   std::shared_ptr<const Model> model_;
   SessionParams params_;
   ThreadPool pool_;
-  std::timed_mutex pool_mu_;  // held by whoever runs jobs on pool_
+  std::mutex pool_mu_;         // held by whoever runs jobs on pool_
   KvCache cache_;
   Sampler sampler_;
   ChatTemplate tmpl_;

@@ -1,8 +1,12 @@
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE
 /* The C API exercised from C99: every function, good and bad calls. Prints one line per
  * check and ends with "N passed, M failed". Needs ../shared/fixtures (or EDGEVL_FIXTURES). */
+#include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +54,11 @@ typedef struct {
   edgevl_status error_status;
   int stop_after; /* >0: return 1 after this many tokens */
   edgevl_perf perf;
+  int error_has_perf;         /* the ERROR result carried perf */
+  int normal_without_token;   /* NORMAL results with token_id < 0 */
+  int flushed;                /* the reply ended inside a character: one more NORMAL for the last token */
+  char streamed[65536];       /* the NORMAL pieces, concatenated */
+  size_t streamed_len;
 } Collector;
 
 static int collect(const edgevl_result* r, void* user) {
@@ -58,11 +67,23 @@ static int collect(const edgevl_result* r, void* user) {
     case EDGEVL_STATE_NORMAL:
     case EDGEVL_STATE_WAITING:
       if (r->state == EDGEVL_STATE_WAITING) c->n_waiting++;
+      if (r->state == EDGEVL_STATE_NORMAL) {
+        if (r->token_id < 0) c->normal_without_token++;
+        if (c->streamed_len + r->text_len < sizeof c->streamed) {
+          memcpy(c->streamed + c->streamed_len, r->text, r->text_len);
+          c->streamed_len += r->text_len;
+        }
+      }
       if (r->token_id >= 0 && c->n_tokens < 4096) c->tokens[c->n_tokens++] = r->token_id;
       if (c->stop_after > 0 && c->n_tokens >= c->stop_after) return 1;
       return 0;
     case EDGEVL_STATE_FINISH:
       c->finished = 1;
+      /* The end-of-reply flush repeats the last token's id: count each token once. */
+      if (r->perf && c->n_tokens >= 2 && c->n_tokens == r->perf->decode_tokens + 1 && c->tokens[c->n_tokens - 1] == c->tokens[c->n_tokens - 2]) {
+        c->n_tokens--;
+        c->flushed = 1;
+      }
       snprintf(c->finish_reason, sizeof c->finish_reason, "%s", r->finish_reason ? r->finish_reason : "");
       c->text_len = r->text_len < sizeof c->text ? r->text_len : sizeof c->text - 1;
       memcpy(c->text, r->text, c->text_len);
@@ -79,6 +100,7 @@ static int collect(const edgevl_result* r, void* user) {
     case EDGEVL_STATE_ERROR:
       c->errored = 1;
       c->error_status = r->status;
+      c->error_has_perf = r->perf != NULL && r->perf->model_load_ms > 0;
       return 0;
   }
   return 0;
@@ -301,12 +323,17 @@ static void test_async_abort(edgevl_model* model) {
   pthread_t t;
   AbortArg a = {s};
   pthread_create(&t, NULL, abort_later, &a);
-  /* Issue 10: an aborted run ends with ABORTED and leaves no turn behind. */
-  CHECK(edgevl_wait(s) == EDGEVL_ERR_ABORTED, "wait -> ABORTED");
+  CHECK(edgevl_wait(s) == EDGEVL_ERR_ABORTED, "wait returns ABORTED after edgevl_abort");
+  CHECK(strstr(edgevl_last_error(), "abort") != NULL, "wait sets the last error: %s", edgevl_last_error());
   pthread_join(t, NULL);
   CHECK(edgevl_is_running(s) == 0, "not running after wait");
-  CHECK(c->errored && c->error_status == EDGEVL_ERR_ABORTED && c->n_tokens < 3500, "aborted from another thread (%d tokens, status %d)",
-        c->n_tokens, (int)c->error_status);
+  CHECK(!c->finished && c->errored && c->error_status == EDGEVL_ERR_ABORTED && c->error_has_perf && c->n_tokens < 3500,
+        "aborted from another thread: an ERROR result with ABORTED and perf (%d tokens)", c->n_tokens);
+  int64_t kv_after;
+  int32_t turns_after;
+  edgevl_kv_size(s, &kv_after, NULL);
+  edgevl_turn_count(s, &turns_after);
+  CHECK(kv_after == 0 && turns_after == 0, "the aborted turn is not in history (kv %lld, turns %d)", (long long)kv_after, turns_after);
   /* Usable afterwards. */
   memset(c, 0, sizeof *c);
   CHECK(ask(s, "Short.", NULL, 2, c) == EDGEVL_OK && c->n_tokens == 2, "usable after abort");
@@ -438,6 +465,560 @@ static void test_template_and_prepare(edgevl_model* model) {
   edgevl_session_free(s);
 }
 
+
+/* ---- issue 10: one check per defect ------------------------------------------------------ */
+
+static edgevl_status run_parts(edgevl_session* s, edgevl_role role, const edgevl_part* parts, size_t n, const edgevl_run_params* rp,
+                               Collector* c) {
+  edgevl_message m = {role, parts, n};
+  return edgevl_run(s, &m, rp, c ? collect : NULL, c);
+}
+
+/* ERROR results carried perf == NULL in most error cases although the header promises it. */
+static void test_error_results_carry_perf(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 260, EDGEVL_OVERFLOW_ERROR);
+  Collector* c = new_collector();
+  edgevl_part bad_utf8 = edgevl_part_text("caf\xc3");
+  edgevl_part missing = edgevl_part_image_file("/nonexistent.png");
+  static const uint8_t junk[16] = {1, 2, 3};
+  edgevl_part jp = edgevl_part_image_bytes(junk, sizeof junk);
+  edgevl_part tag = edgevl_part_tagged_text("<image>?");
+  int32_t badtok = 99999999;
+  edgevl_part tp = edgevl_part_tokens(&badtok, 1);
+  edgevl_part empty = edgevl_part_text("");
+  edgevl_part big = edgevl_part_image_file(fx("images/tall.png"));
+  edgevl_part cases[] = {bad_utf8, missing, jp, tag, tp, empty};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    memset(c, 0, sizeof *c);
+    const edgevl_status st = run_parts(s, EDGEVL_ROLE_USER, &cases[i], 1, NULL, c);
+    CHECK(st != EDGEVL_OK && c->errored && c->error_status == st && c->error_has_perf, "error case %d: ERROR with perf (%s)", (int)i,
+          edgevl_status_name(st));
+  }
+  /* Bad message, bad run params, bad role: refused before the run, still with perf. */
+  memset(c, 0, sizeof *c);
+  CHECK(edgevl_run(s, NULL, NULL, collect, c) == EDGEVL_ERR_INVALID_ARGUMENT && c->error_has_perf, "NULL message: ERROR with perf");
+  edgevl_run_params rp = edgevl_run_default_params();
+  rp.max_new_tokens = -7;
+  edgevl_part hi = edgevl_part_text("hi");
+  memset(c, 0, sizeof *c);
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, &hi, 1, &rp, c) == EDGEVL_ERR_INVALID_ARGUMENT && c->error_has_perf, "bad run params: ERROR with perf");
+  memset(c, 0, sizeof *c);
+  CHECK(run_parts(s, (edgevl_role)9, &hi, 1, NULL, c) == EDGEVL_ERR_INVALID_ARGUMENT && c->error_has_perf, "bad role: ERROR with perf");
+  /* Context overflow: the image does not fit 260 tokens. */
+  edgevl_part ov[2] = {big, hi};
+  memset(c, 0, sizeof *c);
+  ask(s, "Describe.", fx("images/demo.jpg"), 2, c);
+  memset(c, 0, sizeof *c);
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, ov, 2, NULL, c) == EDGEVL_ERR_CONTEXT_OVERFLOW && c->error_has_perf,
+        "context overflow: ERROR with perf (%s)", edgevl_last_error());
+  /* BUSY, during an async run. */
+  edgevl_run_params long_run = edgevl_run_default_params();
+  long_run.max_new_tokens = 3000;
+  long_run.ignore_eos = 1;
+  Collector* bg = new_collector();
+  edgevl_clear(s, 0);
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, &hi, 1, NULL, NULL) == EDGEVL_OK, "short run");
+  edgevl_session* big_s = new_session(model, 4096, EDGEVL_OVERFLOW_ERROR);
+  CHECK(edgevl_run_async(big_s, &(edgevl_message){EDGEVL_ROLE_USER, &hi, 1}, &long_run, collect, bg) == EDGEVL_OK, "async");
+  memset(c, 0, sizeof *c);
+  CHECK(run_parts(big_s, EDGEVL_ROLE_USER, &hi, 1, NULL, c) == EDGEVL_ERR_BUSY && c->errored && c->error_status == EDGEVL_ERR_BUSY &&
+            c->error_has_perf,
+        "BUSY: ERROR with perf");
+  edgevl_abort(big_s);
+  edgevl_wait(big_s);
+  edgevl_session_free(big_s);
+  free(bg);
+  free(c);
+  edgevl_session_free(s);
+}
+
+/* edgevl_last_error() was cleared by any successful call. */
+static void test_last_error_kept_after_successful_calls(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  CHECK(edgevl_remove_turns(s, 5, 1) == EDGEVL_ERR_INVALID_ARGUMENT, "a failing call");
+  char saved[512];
+  snprintf(saved, sizeof saved, "%s", edgevl_last_error());
+  CHECK(saved[0] != 0, "it set the last error");
+  int64_t used;
+  int32_t turns;
+  edgevl_perf perf;
+  Collector* c = new_collector();
+  CHECK(edgevl_kv_size(s, &used, NULL) == EDGEVL_OK && edgevl_turn_count(s, &turns) == EDGEVL_OK && edgevl_get_perf(s, &perf, NULL) == EDGEVL_OK &&
+            ask(s, "Hi", NULL, 2, c) == EDGEVL_OK && edgevl_clear(s, 1) == EDGEVL_OK,
+        "successful calls");
+  CHECK(strcmp(edgevl_last_error(), saved) == 0, "the last error is still that of the failed call: '%s'", edgevl_last_error());
+  free(c);
+  edgevl_session_free(s);
+}
+
+/* A NORMAL result could carry token_id = -1 (the U+FFFD flush at the end of a reply). */
+static void test_no_normal_result_without_token(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  Collector* c = new_collector();
+  edgevl_sampling_params hot = edgevl_sampling_default_params();
+  hot.temperature = 5.0f; /* near-uniform over the vocabulary: many byte-fragment tokens */
+  edgevl_run_params rp = edgevl_run_default_params();
+  rp.keep_history = 0;
+  rp.max_new_tokens = 1;
+  rp.ignore_eos = 1;
+  rp.sampling = &hot;
+  edgevl_part hi = edgevl_part_text("Hi");
+  int flushes = 0, bad = 0, mismatched = 0;
+  for (uint64_t seed = 1; seed <= 300 && flushes < 3; ++seed) {
+    hot.seed = seed;
+    memset(c, 0, sizeof *c);
+    if (run_parts(s, EDGEVL_ROLE_USER, &hi, 1, &rp, c) != EDGEVL_OK) {
+      ++bad;
+      continue;
+    }
+    bad += c->normal_without_token;
+    flushes += c->flushed;
+    if (c->streamed_len != c->text_len || memcmp(c->streamed, c->text, c->text_len) != 0) ++mismatched;
+  }
+  CHECK(bad == 0, "no NORMAL result without a token (%d)", bad);
+  CHECK(mismatched == 0, "the NORMAL pieces add up to the FINISH text (%d runs differ)", mismatched);
+  CHECK(flushes > 0, "a reply that ended inside a character was seen (%d)", flushes);
+  free(c);
+  edgevl_session_free(s);
+}
+
+static void* run_thread(void* p) {
+  edgevl_session* s = (edgevl_session*)p;
+  edgevl_part q = edgevl_part_text("Write a long story.");
+  edgevl_message m = {EDGEVL_ROLE_USER, &q, 1};
+  edgevl_run_params rp = edgevl_run_default_params();
+  rp.max_new_tokens = 400;
+  rp.ignore_eos = 1;
+  static edgevl_status st;
+  st = edgevl_run(s, &m, &rp, NULL, NULL);
+  return &st;
+}
+
+/* prepare_image / kv_size / turn_count / get_perf returned OK during a run and read the
+ * session unlocked. Now: prepare_image is BUSY; the others report the state before the run. */
+static void test_calls_during_a_run(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 4096, EDGEVL_OVERFLOW_ERROR);
+  Collector* c = new_collector();
+  CHECK(ask(s, "Hello", NULL, 3, c) == EDGEVL_OK, "turn 1");
+  int64_t kv0, cap0;
+  int32_t turns0;
+  edgevl_perf last0, total0;
+  edgevl_kv_size(s, &kv0, &cap0);
+  edgevl_turn_count(s, &turns0);
+  edgevl_get_perf(s, &last0, &total0);
+  pthread_t t;
+  pthread_create(&t, NULL, run_thread, s);
+  while (!edgevl_is_running(s)) usleep(100);
+  int64_t kv = -1, cap = -1;
+  int32_t turns = -1;
+  edgevl_perf last, total;
+  edgevl_part img = edgevl_part_image_file(fx("images/tall.jpg"));
+  int checked_while_running = 0;
+  for (int i = 0; i < 200 && edgevl_is_running(s); ++i) {
+    CHECK(edgevl_kv_size(s, &kv, &cap) == EDGEVL_OK && kv == kv0 && cap == cap0, "kv_size during a run: the state before it");
+    CHECK(edgevl_turn_count(s, &turns) == EDGEVL_OK && turns == turns0, "turn_count during a run");
+    CHECK(edgevl_get_perf(s, &last, &total) == EDGEVL_OK && total.decode_tokens == total0.decode_tokens, "get_perf during a run");
+    ++checked_while_running;
+    usleep(200);
+  }
+  edgevl_status pst = edgevl_prepare_image(s, &img);
+  CHECK(pst == EDGEVL_ERR_BUSY || !edgevl_is_running(s), "prepare_image during a run: BUSY (%s)", edgevl_status_name(pst));
+  void* ret;
+  pthread_join(t, &ret);
+  CHECK(*(edgevl_status*)ret == EDGEVL_OK, "the run ended well");
+  CHECK(checked_while_running > 0, "calls were made while it ran");
+  edgevl_kv_size(s, &kv, NULL);
+  edgevl_turn_count(s, &turns);
+  CHECK(kv > kv0 + 400 && turns == turns0 + 1, "after the run: the new state (kv %lld, turns %d)", (long long)kv, turns);
+  CHECK(edgevl_prepare_image(s, &img) == EDGEVL_OK, "prepare_image when idle");
+  free(c);
+  edgevl_session_free(s);
+}
+
+/* Empty prompts (zero parts, or one empty TEXT part) were accepted and added a turn. */
+static void test_empty_prompt_is_refused(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  Collector* c = new_collector();
+  CHECK(ask(s, "Hello", NULL, 2, c) == EDGEVL_OK, "a turn");
+  int64_t kv0;
+  int32_t t0;
+  edgevl_kv_size(s, &kv0, NULL);
+  edgevl_turn_count(s, &t0);
+  edgevl_part e1 = edgevl_part_text("");
+  edgevl_part e2[2] = {edgevl_part_text(""), edgevl_part_literal_text("")};
+  edgevl_part e3 = edgevl_part_tokens(NULL, 0);
+  edgevl_message zero = {EDGEVL_ROLE_USER, NULL, 0};
+  CHECK(edgevl_run(s, &zero, NULL, NULL, NULL) == EDGEVL_ERR_INVALID_ARGUMENT, "zero parts");
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, &e1, 1, NULL, NULL) == EDGEVL_ERR_INVALID_ARGUMENT, "one empty text part");
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, e2, 2, NULL, NULL) == EDGEVL_ERR_INVALID_ARGUMENT, "two empty text parts");
+  CHECK(run_parts(s, EDGEVL_ROLE_TOOL, &e3, 1, NULL, NULL) == EDGEVL_ERR_INVALID_ARGUMENT, "an empty tool message");
+  CHECK(strstr(edgevl_last_error(), "content") != NULL, "the message says why: %s", edgevl_last_error());
+  int64_t kv;
+  int32_t t;
+  edgevl_kv_size(s, &kv, NULL);
+  edgevl_turn_count(s, &t);
+  CHECK(kv == kv0 && t == t0, "no turn added (kv %lld -> %lld, turns %d -> %d)", (long long)kv0, (long long)kv, t0, t);
+  free(c);
+  edgevl_session_free(s);
+}
+
+/* max_context = -100 was reported as "n_keep out of range"; every field is checked. */
+static void test_session_params_each_field_named(edgevl_model* model) {
+  edgevl_session* s = NULL;
+  struct {
+    const char* field;
+    edgevl_session_params p;
+  } cases[12];
+  int n = 0;
+  for (int i = 0; i < 12; ++i) cases[i].p = edgevl_session_default_params();
+  cases[n].field = "max_context", cases[n++].p.max_context = -100;
+  cases[n].field = "max_context", cases[n++].p.max_context = 8;
+  cases[n].field = "n_keep", cases[n++].p.n_keep = -2;
+  cases[n].field = "n_threads", cases[n++].p.n_threads = -1;
+  cases[n].field = "max_new_tokens", cases[n++].p.max_new_tokens = -1;
+  cases[n].field = "ignore_eos", cases[n++].p.ignore_eos = 7;
+  cases[n].field = "overflow", cases[n++].p.overflow = (edgevl_overflow_policy)5;
+  cases[n].field = "image_min_pixels", cases[n].p.image_min_pixels = 1000000, cases[n++].p.image_max_pixels = 1000;
+  cases[n].field = "image_max_input_pixels", cases[n++].p.image_max_input_pixels = -1;
+  cases[n].field = "image_max_tokens", cases[n++].p.image_max_tokens = -1;
+  cases[n].field = "cpu_mask", cases[n++].p.cpu_mask = (uint64_t)1 << 63;
+  cases[n].field = "system_prompt", cases[n++].p.system_prompt = "bad \xff";
+  for (int i = 0; i < n; ++i) {
+    if (strcmp(cases[i].field, "cpu_mask") == 0 && sysconf(_SC_NPROCESSORS_CONF) >= 64) continue;
+    const edgevl_status st = edgevl_session_create(model, &cases[i].p, &s);
+    CHECK(st == EDGEVL_ERR_INVALID_ARGUMENT && s == NULL && strstr(edgevl_last_error(), cases[i].field) != NULL,
+          "bad %s is refused naming the field (%s)", cases[i].field, edgevl_last_error());
+  }
+  /* Run params too. */
+  s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  edgevl_part hi = edgevl_part_text("hi");
+  const char* run_fields[] = {"keep_history", "ignore_eos", "max_new_tokens", "mode"};
+  for (int i = 0; i < 4; ++i) {
+    edgevl_run_params rp = edgevl_run_default_params();
+    if (i == 0) rp.keep_history = 2;
+    if (i == 1) rp.ignore_eos = 5;
+    if (i == 2) rp.max_new_tokens = -2;
+    if (i == 3) rp.mode = (edgevl_mode)9;
+    CHECK(run_parts(s, EDGEVL_ROLE_USER, &hi, 1, &rp, NULL) == EDGEVL_ERR_INVALID_ARGUMENT && strstr(edgevl_last_error(), run_fields[i]),
+          "bad run %s is refused naming the field (%s)", run_fields[i], edgevl_last_error());
+  }
+  edgevl_session_free(s);
+}
+
+/* edgevl_remove_turns(s, 1, INT32_MAX) and (s, INT32_MAX, 1) segfaulted (int overflow). */
+static void test_remove_turns_overflow(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  Collector* c = new_collector();
+  ask(s, "One", NULL, 2, c);
+  ask(s, "Two", NULL, 2, c);
+  int64_t kv0;
+  edgevl_kv_size(s, &kv0, NULL);
+  CHECK(edgevl_remove_turns(s, 1, INT32_MAX) == EDGEVL_ERR_INVALID_ARGUMENT, "remove_turns(1, INT32_MAX)");
+  CHECK(edgevl_remove_turns(s, INT32_MAX, 1) == EDGEVL_ERR_INVALID_ARGUMENT, "remove_turns(INT32_MAX, 1)");
+  CHECK(edgevl_remove_turns(s, INT32_MAX, INT32_MAX) == EDGEVL_ERR_INVALID_ARGUMENT, "remove_turns(INT32_MAX, INT32_MAX)");
+  CHECK(edgevl_remove_turns(s, -1, 1) == EDGEVL_ERR_INVALID_ARGUMENT, "remove_turns(-1, 1)");
+  CHECK(edgevl_remove_turns(s, 0, -1) == EDGEVL_ERR_INVALID_ARGUMENT, "remove_turns(0, -1)");
+  int64_t kv;
+  int32_t turns;
+  edgevl_kv_size(s, &kv, NULL);
+  edgevl_turn_count(s, &turns);
+  CHECK(kv == kv0 && turns == 2, "nothing removed");
+  CHECK(edgevl_remove_turns(s, 1, 1) == EDGEVL_OK, "remove_turns(1, 1)");
+  free(c);
+  edgevl_session_free(s);
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* A big RGB image whose encode takes a while on the tiny model. */
+static uint8_t* make_rgb(int w, int h) {
+  uint8_t* p = (uint8_t*)malloc((size_t)w * (size_t)h * 3);
+  for (size_t i = 0; i < (size_t)w * (size_t)h * 3; ++i) p[i] = (uint8_t)(i * 2654435761u >> 24);
+  return p;
+}
+
+/* Abort reached only the decode loop; the aborted turn stayed in history; edgevl_wait
+ * returned OK. Now: ABORTED from any stage, quickly, history as before, next run clean. */
+static void test_abort_during_encode_and_prefill(edgevl_model* model) {
+  edgevl_session_params sp = edgevl_session_default_params();
+  sp.max_context = 16384;
+  sp.n_threads = 2;
+  sp.image_max_tokens = 8192; /* a long encode and a long prefill */
+  edgevl_session* s = NULL;
+  CHECK(edgevl_session_create(model, &sp, &s) == EDGEVL_OK, "session");
+  if (!s) return;
+  Collector* c = new_collector();
+  CHECK(ask(s, "Hello", NULL, 2, c) == EDGEVL_OK, "a first turn");
+  int64_t kv0;
+  int32_t t0;
+  edgevl_kv_size(s, &kv0, NULL);
+  edgevl_turn_count(s, &t0);
+  const int w = 2240, h = 1680;
+  uint8_t* rgb = make_rgb(w, h);
+  edgevl_part image[2] = {edgevl_part_image_rgb(rgb, w, h), edgevl_part_text("Describe it.")};
+  /* A long prompt: 12000 tokens to prefill. */
+  const size_t n_long = 12000;
+  int32_t* ids = (int32_t*)malloc(sizeof(int32_t) * n_long);
+  for (size_t i = 0; i < n_long; ++i) ids[i] = (int32_t)(100 + i % 5000);
+  edgevl_part prompt = edgevl_part_tokens(ids, n_long);
+  edgevl_run_params rp = edgevl_run_default_params();
+  rp.max_new_tokens = 4;
+  for (int k = 0; k < 2; ++k) {
+    edgevl_message m = {EDGEVL_ROLE_USER, k == 0 ? image : &prompt, k == 0 ? 2 : 1};
+    memset(c, 0, sizeof *c);
+    const double t_start = now_ms();
+    CHECK(edgevl_run_async(s, &m, &rp, collect, c) == EDGEVL_OK, "run_async (%s)", k == 0 ? "big image" : "long prompt");
+    usleep(k == 0 ? 30000 : 20000);
+    const double t_abort = now_ms();
+    edgevl_abort(s);
+    const edgevl_status st = edgevl_wait(s);
+    const double latency = now_ms() - t_abort;
+    printf("abort during %s: %.0f ms into the run, returned after %.1f ms\n", k == 0 ? "image encode" : "prefill", t_abort - t_start, latency);
+    CHECK(st == EDGEVL_ERR_ABORTED && c->errored && c->error_status == EDGEVL_ERR_ABORTED, "aborted run returns ABORTED (%s)",
+          edgevl_status_name(st));
+    /* Issue 10 asks for 100 ms on the tiny model on an idle machine; shared CI cores get
+     * slack, and sanitizer builds run 5-20x slower. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    const double bound_ms = 5000;
+#else
+    const double bound_ms = 500;
+#endif
+    CHECK(latency < bound_ms, "abort honoured within %.0f ms (%.1f ms)", bound_ms, latency);
+    int64_t kv;
+    int32_t t;
+    edgevl_kv_size(s, &kv, NULL);
+    edgevl_turn_count(s, &t);
+    CHECK(kv == kv0 && t == t0, "history as before the aborted run (kv %lld/%lld, turns %d/%d)", (long long)kv, (long long)kv0, t, t0);
+  }
+  free(ids);
+  /* The next run is unaffected by the aborts. */
+  memset(c, 0, sizeof *c);
+  CHECK(ask(s, "Short answer.", NULL, 3, c) == EDGEVL_OK && c->n_tokens == 3 && c->finished, "next run complete");
+  free(rgb);
+  free(c);
+  edgevl_session_free(s);
+}
+
+typedef struct {
+  edgevl_session* s;
+  int delay_us;
+} RaceArg;
+
+static void* abort_after(void* p) {
+  RaceArg* a = (RaceArg*)p;
+  usleep((useconds_t)a->delay_us);
+  edgevl_abort(a->s);
+  return NULL;
+}
+
+/* An abort landing between the end of chat() and the run being marked idle carried over
+ * and emptied the next run. Aborts at every moment around the end of short runs must never
+ * touch the run after. */
+static void test_abort_never_carries_over(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  Collector* c = new_collector();
+  edgevl_part q = edgevl_part_text("Hi");
+  edgevl_message m = {EDGEVL_ROLE_USER, &q, 1};
+  edgevl_run_params rp = edgevl_run_default_params();
+  rp.max_new_tokens = 2;
+  rp.ignore_eos = 1;
+  rp.keep_history = 0;
+  int clean = 1;
+  for (int i = 0; i < 40; ++i) {
+    RaceArg a = {s, (i % 10) * 300};
+    pthread_t t;
+    memset(c, 0, sizeof *c);
+    edgevl_run_async(s, &m, &rp, collect, c);
+    pthread_create(&t, NULL, abort_after, &a);
+    edgevl_wait(s);
+    pthread_join(t, NULL);
+    edgevl_abort(s); /* idle: must do nothing */
+    memset(c, 0, sizeof *c);
+    if (edgevl_run(s, &m, &rp, collect, c) != EDGEVL_OK || c->n_tokens != 2) clean = 0;
+  }
+  CHECK(clean, "every run after an abort ran to the end");
+  free(c);
+  edgevl_session_free(s);
+}
+
+/* A sync run aborted from another thread fails with ABORTED as well. */
+static void test_sync_run_abort(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 4096, EDGEVL_OVERFLOW_ERROR);
+  pthread_t t;
+  AbortArg a = {s};
+  pthread_create(&t, NULL, abort_later, &a);
+  Collector* c = new_collector();
+  CHECK(ask(s, "Write forever.", NULL, 3500, c) == EDGEVL_ERR_ABORTED && c->errored, "edgevl_run returns ABORTED");
+  pthread_join(t, NULL);
+  int32_t turns;
+  edgevl_turn_count(s, &turns);
+  CHECK(turns == 0, "no turn left by the aborted run");
+  free(c);
+  edgevl_session_free(s);
+}
+
+/* run_async left the session busy forever if its thread could not be created. To make
+ * thread creation fail, this program defines pthread_create itself (the library's calls
+ * reach it through libstdc++) and forwards to the real one unless told to fail. The
+ * sanitizers define pthread_create too, so there the check cannot be built. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define EDGEVL_TEST_CAN_FAIL_THREADS 0
+#else
+#define EDGEVL_TEST_CAN_FAIL_THREADS 1
+static int g_fail_thread_create = 0;
+int pthread_create(pthread_t* t, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
+  typedef int (*create_fn)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+  static create_fn real = NULL;
+  if (g_fail_thread_create) return EAGAIN;
+  if (!real) {
+    void* sym = dlsym(RTLD_NEXT, "pthread_create");
+    memcpy(&real, &sym, sizeof real); /* object -> function pointer, without a pedantic cast */
+  }
+  return real(t, attr, fn, arg);
+}
+#endif
+
+static void test_run_async_thread_failure(edgevl_model* model) {
+#if EDGEVL_TEST_CAN_FAIL_THREADS
+  edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  edgevl_part q = edgevl_part_text("Hi");
+  edgevl_message m = {EDGEVL_ROLE_USER, &q, 1};
+  g_fail_thread_create = 1;
+  const edgevl_status st = edgevl_run_async(s, &m, NULL, NULL, NULL);
+  g_fail_thread_create = 0;
+  CHECK(st == EDGEVL_ERR_INTERNAL, "thread creation failure reported (%s: %s)", edgevl_status_name(st), edgevl_last_error());
+  CHECK(edgevl_is_running(s) == 0, "the session is not left busy");
+  Collector* c = new_collector();
+  CHECK(ask(s, "Hi", NULL, 2, c) == EDGEVL_OK, "and it runs afterwards");
+  free(c);
+  edgevl_session_free(s);
+#else
+  (void)model;
+  printf("run_async thread failure: not checked in a sanitizer build (the sanitizer owns pthread_create)\n");
+#endif
+}
+
+/* A TEXT part holding "<|im_end|>" became the control token: user text could inject
+ * ChatML. LITERAL_TEXT parts never do; TEXT keeps the RKLLM behaviour. */
+static void test_literal_text_blocks_chatml_injection(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  edgevl_run_params rp = edgevl_run_default_params();
+  rp.mode = EDGEVL_MODE_LOGITS;
+  rp.keep_history = 0;
+  Collector* special = new_collector();
+  Collector* text = new_collector();
+  Collector* literal = new_collector();
+  int32_t im_end = 151645;
+  edgevl_part tok = edgevl_part_tokens(&im_end, 1);
+  edgevl_part txt = edgevl_part_text("<|im_end|>");
+  edgevl_part lit = edgevl_part_literal_text("<|im_end|>");
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, &tok, 1, &rp, special) == EDGEVL_OK, "tokens part");
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, &txt, 1, &rp, text) == EDGEVL_OK, "text part");
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, &lit, 1, &rp, literal) == EDGEVL_OK, "literal text part");
+  int varied = 0;
+  for (int i = 1; i < special->n_logits && !varied; ++i) varied = special->logits[i] != special->logits[0];
+  CHECK(varied, "the logits are real (not all equal)");
+  CHECK(special->n_logits > 0 && memcmp(special->logits, text->logits, sizeof(float) * (size_t)special->n_logits) == 0,
+        "a TEXT part still parses control tokens (RKLLM)");
+  CHECK(memcmp(special->logits, literal->logits, sizeof(float) * (size_t)special->n_logits) != 0,
+        "a LITERAL_TEXT part is not the control token");
+  CHECK(literal->perf.prefill_tokens > special->perf.prefill_tokens, "it is several ordinary tokens (%lld vs %lld)",
+        (long long)literal->perf.prefill_tokens, (long long)special->perf.prefill_tokens);
+  free(special);
+  free(text);
+  free(literal);
+  edgevl_session_free(s);
+}
+
+/* The image budget: a library default (EDGEVL_DEFAULT_IMAGE_MAX_TOKENS) and a session
+ * field to change it; images bigger are scaled down. Plus the documented size limits. */
+static void test_image_token_budget(edgevl_model* model) {
+  edgevl_session_params sp = edgevl_session_default_params();
+  sp.n_threads = 2;
+  edgevl_session* s = NULL;
+  CHECK(edgevl_session_create(model, &sp, &s) == EDGEVL_OK, "default session");
+  Collector* c = new_collector();
+  const int w = 4000, h = 3000; /* a 12 MP photo */
+  uint8_t* rgb = make_rgb(w, h);
+  edgevl_part parts[2] = {edgevl_part_image_rgb(rgb, w, h), edgevl_part_text("What is it?")};
+  edgevl_run_params rp = edgevl_run_default_params();
+  rp.max_new_tokens = 1;
+  rp.keep_history = 0;
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, parts, 2, &rp, c) == EDGEVL_OK, "12 MP image with the default budget (%s)", edgevl_last_error());
+  CHECK(c->perf.image_tokens > 0 && c->perf.image_tokens <= EDGEVL_DEFAULT_IMAGE_MAX_TOKENS, "default budget: %lld image tokens",
+        (long long)c->perf.image_tokens);
+  edgevl_session_free(s);
+  sp.image_max_tokens = 64;
+  CHECK(edgevl_session_create(model, &sp, &s) == EDGEVL_OK, "session with image_max_tokens 64");
+  memset(c, 0, sizeof *c);
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, parts, 2, &rp, c) == EDGEVL_OK && c->perf.image_tokens > 0 && c->perf.image_tokens <= 64,
+        "image_max_tokens 64: %lld image tokens", (long long)c->perf.image_tokens);
+  /* Documented limits: each side >= 28 pixels, aspect at most 200:1. */
+  uint8_t* tiny = make_rgb(20, 20);
+  edgevl_part small = edgevl_part_image_rgb(tiny, 20, 20);
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, &small, 1, &rp, NULL) == EDGEVL_ERR_INVALID_ARGUMENT, "a 20x20 image is refused");
+  uint8_t* thin = make_rgb(28 * 201, 28);
+  edgevl_part wide = edgevl_part_image_rgb(thin, 28 * 201, 28);
+  CHECK(run_parts(s, EDGEVL_ROLE_USER, &wide, 1, &rp, NULL) == EDGEVL_ERR_INVALID_ARGUMENT, "a 201:1 image is refused");
+  free(tiny);
+  free(thin);
+  free(rgb);
+  free(c);
+  edgevl_session_free(s);
+}
+
+/* What the roles do (header): ASSISTANT is added as given, no reply is generated. */
+static void test_assistant_message_adds_a_turn_without_reply(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  Collector* c = new_collector();
+  edgevl_part a = edgevl_part_text("I am a reply written elsewhere.");
+  CHECK(run_parts(s, EDGEVL_ROLE_ASSISTANT, &a, 1, NULL, c) == EDGEVL_OK && c->finished && c->n_tokens == 0, "assistant message: no tokens");
+  int32_t turns;
+  edgevl_turn_count(s, &turns);
+  CHECK(turns == 1, "it is a turn (%d)", turns);
+  free(c);
+  edgevl_session_free(s);
+}
+
+/* What a callback may call on its own session (header: only the "any time" functions). */
+typedef struct {
+  edgevl_session* s;
+  edgevl_status wait_st, clear_st, kv_st;
+  int calls;
+} SelfCall;
+
+static int call_self(const edgevl_result* r, void* user) {
+  SelfCall* c = (SelfCall*)user;
+  if (r->state != EDGEVL_STATE_NORMAL && r->state != EDGEVL_STATE_WAITING) return 0;
+  if (c->calls++ == 0) {
+    int64_t used;
+    c->wait_st = edgevl_wait(c->s);
+    c->clear_st = edgevl_clear(c->s, 1);
+    c->kv_st = edgevl_kv_size(c->s, &used, NULL);
+  }
+  return 0;
+}
+
+static void test_callback_calls_into_its_session(edgevl_model* model) {
+  edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
+  SelfCall c = {s, EDGEVL_OK, EDGEVL_OK, EDGEVL_ERR_INTERNAL, 0};
+  edgevl_part q = edgevl_part_text("Hi");
+  edgevl_message m = {EDGEVL_ROLE_USER, &q, 1};
+  edgevl_run_params rp = edgevl_run_default_params();
+  rp.max_new_tokens = 3;
+  rp.ignore_eos = 1;
+  CHECK(edgevl_run_async(s, &m, &rp, call_self, &c) == EDGEVL_OK, "async run");
+  CHECK(edgevl_wait(s) == EDGEVL_OK, "it ends well");
+  CHECK(c.wait_st == EDGEVL_ERR_BUSY, "edgevl_wait from its own callback: BUSY, no deadlock (%s)", edgevl_status_name(c.wait_st));
+  CHECK(c.clear_st == EDGEVL_ERR_BUSY, "edgevl_clear from a callback: BUSY");
+  CHECK(c.kv_st == EDGEVL_OK, "edgevl_kv_size from a callback: OK");
+  edgevl_session_free(s);
+}
+
 int main(void) {
   const char* env = getenv("EDGEVL_FIXTURES");
   snprintf(g_fixtures, sizeof g_fixtures, "%s", env && *env ? env : EDGEVL_FIXTURES_DIR);
@@ -457,6 +1038,21 @@ int main(void) {
   test_save_load(model);
   test_overflow(model);
   test_template_and_prepare(model);
+  test_error_results_carry_perf(model);
+  test_last_error_kept_after_successful_calls(model);
+  test_no_normal_result_without_token(model);
+  test_calls_during_a_run(model);
+  test_empty_prompt_is_refused(model);
+  test_session_params_each_field_named(model);
+  test_remove_turns_overflow(model);
+  test_abort_during_encode_and_prefill(model);
+  test_abort_never_carries_over(model);
+  test_sync_run_abort(model);
+  test_run_async_thread_failure(model);
+  test_literal_text_blocks_chatml_injection(model);
+  test_image_token_budget(model);
+  test_assistant_message_adds_a_turn_without_reply(model);
+  test_callback_calls_into_its_session(model);
   edgevl_model_free(model);
   printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail ? 1 : 0;

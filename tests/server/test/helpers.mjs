@@ -18,11 +18,12 @@ export function imageDataUri(file = imagePath) {
 
 // Resolves to { url, port, proc, stop(), output() } once the server prints its address
 // and answers /health.
-export async function startServer(extraArgs = [], { timeoutMs = 30000 } = {}) {
+// host: the address to bind (the tests connect through 127.0.0.1 either way).
+export async function startServer(extraArgs = [], { timeoutMs = 30000, host = "127.0.0.1", env = process.env } = {}) {
   if (!existsSync(binary)) throw new Error(`edgevl binary not found at ${binary} (build first, or set EDGEVL_BIN)`);
   if (!existsSync(modelDir)) throw new Error(`tiny model not found at ${modelDir} (set EDGEVL_FIXTURES)`);
-  const args = ["serve", "--model", modelDir, "--host", "127.0.0.1", "--port", "0", ...extraArgs];
-  const proc = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const args = ["serve", "--model", modelDir, "--host", host, "--port", "0", ...extraArgs];
+  const proc = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env });
   let log = "";
   proc.stdout.on("data", (d) => (log += d));
   proc.stderr.on("data", (d) => (log += d));
@@ -32,7 +33,7 @@ export async function startServer(extraArgs = [], { timeoutMs = 30000 } = {}) {
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("server did not start:\n" + log)), timeoutMs);
     const check = () => {
-      const m = log.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      const m = log.match(/listening on http:\/\/[^ ]*:(\d+)/);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
