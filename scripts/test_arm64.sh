@@ -30,5 +30,9 @@ export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
 # and dotprod), GGUF parsing, and the golden model tests that run those kernels end to end.
 # (The quantized-agreement and whole-session goldens are left to the native run: under
 # emulation they take minutes and add no kernel coverage beyond these.)
-filter="${GTEST_FILTER:-Fp16*:ThreadPool*:Matmul*:Dot*:Exp*:Quant*:Attention*:Rope*:AllTypes*:Gguf*:*GgufFixture*:*GgufGolden.F32*:*DecoderGolden*:*VisionGolden*:*WindowGolden*:GeluTanh*:PosEmbedInterp*:Qwen3VLConfig*:Qwen3VLMRope*:Qwen3VLPreprocess*:*Qwen3VLVision.*:Qwen3VLDecoder*}"
+filter="${GTEST_FILTER:-Fp16*:ThreadPool*:Matmul*:Dot*:Exp*:Quant*:Attention*:Rope*:AllTypes*:Gguf*:*GgufFixture*:*GgufGolden.F32*:*DecoderGolden*:*VisionGolden*:*WindowGolden*:GeluTanh*:PosEmbedInterp*:Qwen3VLConfig*:Qwen3VLMRope*:Qwen3VLPreprocess*:*Qwen3VLVision.*:Qwen3VLDecoder*:KQuant*}"
 qemu-aarch64-static build-arm64/bin/edgevl_tests --gtest_filter="$filter" "$@"
+# The same kernel tests on a core without dotprod (Cortex-A53, as in the RK3576): the plain
+# NEON and scalar tables must be chosen and correct there.
+QEMU_CPU=cortex-a53 qemu-aarch64-static build-arm64/bin/edgevl_tests \
+  --gtest_filter="Fp16*:ThreadPool*:Matmul*:Dot*:Exp*:Quant*:KQuant*:Attention*:Rope*:AllTypes*" "$@"
