@@ -155,11 +155,11 @@ typedef enum edgevl_overflow_policy {
 /* Every field is checked by edgevl_session_create; an out-of-range value is refused with
  * EDGEVL_ERR_INVALID_ARGUMENT and a message naming the field.
  *
- * Images: each side must be at least 28 pixels (patch 14 x merge 2) and the longer side
+ * Images: each side must be at least patch x merge pixels (28 = 14 x 2; 32 for Qwen3-VL) and the longer side
  * at most 200 times the shorter; others are refused with EDGEVL_ERR_INVALID_ARGUMENT
  * (with image_fixed_size the image is padded to a square first, so any aspect works).
  * Before it is encoded, an image is scaled down (aspect kept) to its pixel budget: at most
- * image_max_tokens tokens (one token per 28 x 28 pixels; by default
+ * image_max_tokens tokens (one token per 28 x 28 pixels, 32 x 32 for Qwen3-VL; by default
  * EDGEVL_DEFAULT_IMAGE_MAX_TOKENS) and at most image_max_pixels, never below
  * image_min_pixels. An image whose tokens do not fit the remaining context is refused with
  * EDGEVL_ERR_CONTEXT_OVERFLOW (the message gives the numbers) before any encoding work. */
