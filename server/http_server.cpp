@@ -75,6 +75,7 @@ bool needs_key(const std::string& path) { return path.rfind("/v1/", 0) == 0 || p
 // The connection a request came on, to notice a client that hangs up while it waits.
 struct ClientLink {
   int fd;
+  mutable std::chrono::steady_clock::time_point last_check = std::chrono::steady_clock::now();
   explicit ClientLink(const httplib::Request& req) : fd(find_connection_fd(req.local_addr, req.local_port, req.remote_addr, req.remote_port)) {}
   bool gone() const { return peer_hung_up(fd); }
 };
@@ -273,17 +274,25 @@ class Server {
                     "", "rate_limit_error");
   }
 
-  // Waits for the job's next event, checking meanwhile that the client is still there;
-  // false (and the job cancelled) when it left.
+  // Waits for the job's next event, checking at least every kLivenessPoll that the client
+  // is still there; false (and the job cancelled) when it left. The check runs on a clock,
+  // not only when no event came: during decoding events come faster than the poll period,
+  // and a client that left must still be noticed.
   bool wait_event(const std::shared_ptr<Job>& job, const ClientLink& client, JobEvent& ev) {
-    while (!job->next(ev, kLivenessPoll)) {
-      if (client.gone()) {
-        job->cancel();
-        metrics_.record_error("client_disconnected");
-        return false;
+    using Clock = std::chrono::steady_clock;
+    for (;;) {
+      const bool got = job->next(ev, kLivenessPoll);
+      const Clock::time_point now = Clock::now();
+      if (!got || now - client.last_check >= kLivenessPoll) {
+        client.last_check = now;
+        if (client.gone()) {
+          job->cancel();
+          metrics_.record_error("client_disconnected");
+          return false;
+        }
       }
+      if (got) return true;
     }
-    return true;
   }
 
   void chat(const std::string& body, Admission::Ticket ticket, const ClientLink& client, httplib::Response& res) {
