@@ -7,10 +7,10 @@
 # For each tiny model (Qwen2-VL, Qwen2.5-VL, Qwen3-VL):
 #  1. `edgevl convert` to f32 text + f16 mmproj (and a q8_0 mmproj), and edgevl's own
 #     q4_k_m / q5_k_m / q6_k / q8_0 files;
-#  2. llama-quantize the f32 text file to Q4_K_M, Q5_K_M, Q6_K, Q8_0;
-#  3. diff the per-tensor ggml types of llama-quantize's file and edgevl's (empty = same mix);
+#  2. llama-quantize the f32 text file to Q4_K_M, Q5_K_M, Q6_K, Q8_0 and the f16 mmproj to Q8_0;
+#  3. diff the per-tensor ggml types of llama-quantize's files and edgevl's (0 = same mix);
 #  4. edgevl greedy (16 tokens, `chat --json`) on the text-only prompt and on an image
-#     question, with each file and the f16 and q8_0 mmproj: tokens equal to edgevl's own f32
+#     question, with each file and the f16 (edgevl) and Q8_0 (llama-quantize) mmproj: tokens equal to edgevl's own f32
 #     run at the same position;
 #  5. llama.cpp greedy on the same text file and the golden text-only prompt
 #     (llama-completion, or llama-simple when that is all there is), compared with edgevl's
@@ -30,6 +30,11 @@ for m in qwen2-vl qwen2.5-vl qwen3-vl; do
   hf="$fx/tiny-$m"
   "$edgevl" convert --hf "$hf" --out "$out/$m.f32" --type f32 --vision-type f16 2>/dev/null
   "$edgevl" convert --hf "$hf" --out "$out/$m.f32vq8" --type f32 --vision-type q8_0 2>/dev/null
+  # mmproj Q8_0 by llama-quantize (from our f16 mmproj) beside edgevl's --vision-type q8_0
+  "$bin/llama-quantize" "$out/$m.f32-mmproj.gguf" "$out/$m.llama-Q8_0-mmproj.gguf" Q8_0 > "$out/$m.llama-mmproj.quantize.log" 2>&1 ||
+    { echo "llama-quantize $m mmproj failed, see $out/$m.llama-mmproj.quantize.log" >&2; exit 1; }
+  python3 scripts/gguf_tensor_types.py "$out/$m.llama-Q8_0-mmproj.gguf" | sort > "$out/$m.llama-mmproj-Q8_0.types"
+  python3 scripts/gguf_tensor_types.py "$out/$m.f32vq8-mmproj.gguf" | sort > "$out/$m.edgevl-mmproj-q8_0.types"
   for t in $types; do
     lt=$(echo "$t" | tr 'A-Z' 'a-z')
     "$bin/llama-quantize" "$out/$m.f32.gguf" "$out/$m.llama-$t.gguf" "$t" > "$out/$m.llama-$t.quantize.log" 2>&1 ||
@@ -70,13 +75,17 @@ def llama_greedy(model, prompt):
     return s[len(prompt):] if r.returncode == 0 and s.startswith(prompt) else None
 
 def leading_tokens(model, tokens, text):
-    """How many of edgevl's tokens llama.cpp's text starts with (decoded with edgevl's tokenizer)."""
-    k = 0
-    while k < len(tokens):
-        r = subprocess.run([edgevl, "tokenize", "--model", model, "--decode"] + [str(t) for t in tokens[:k + 1]], capture_output=True)
-        if r.returncode or not text.startswith(r.stdout.decode(errors="replace").rstrip("\n")): break
-        k += 1
-    return k
+    """How many of edgevl's tokens llama.cpp's text starts with (decoded with edgevl's tokenizer;
+    a binary search, since a longer prefix only matches if the shorter ones do)."""
+    def starts(k):
+        r = subprocess.run([edgevl, "tokenize", "--model", model, "--decode"] + [str(t) for t in tokens[:k]], capture_output=True)
+        return r.returncode == 0 and text.startswith(r.stdout.decode(errors="replace").rstrip("\n"))
+    lo, hi = 0, len(tokens)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if starts(mid): lo = mid
+        else: hi = mid - 1
+    return lo
 
 def same(a, b):
     return sum(1 for x, y in zip(a, b) if x == y) if a and b else 0
@@ -85,7 +94,7 @@ print("## Per-tensor types: llama-quantize vs edgevl convert (text file)\n")
 print("| model | type | tensors | differing |")
 print("| :--- | :--- | ---: | ---: |")
 for m in ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]:
-    for t in types:
+    for t in types + ["mmproj-Q8_0"]:
         a = open(f"{out}/{m}.llama-{t}.types").read().splitlines()
         b = open(f"{out}/{m}.edgevl-{t.lower()}.types").read().splitlines()
         diff = sorted(set(a) ^ set(b))
@@ -104,8 +113,8 @@ for m in ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]:
     files = [("f32 (edgevl)", f"{out}/{m}.f32.gguf")] + [(f"{t} (llama-quantize)", f"{out}/{m}.llama-{t}.gguf") for t in types] + \
             [(f"{t.lower()} (edgevl)", f"{out}/{m}.edgevl-{t.lower()}.gguf") for t in types]
     for name, f in files:
-        for mm_name, mm in [("f16", f"{out}/{m}.f32-mmproj.gguf"), ("q8_0", f"{out}/{m}.f32vq8-mmproj.gguf")]:
-            if mm_name == "q8_0" and "edgevl" in name and "f32" not in name: continue
+        for mm_name, mm in [("f16", f"{out}/{m}.f32-mmproj.gguf"), ("Q8_0 (llama-quantize)", f"{out}/{m}.llama-Q8_0-mmproj.gguf")]:
+            if mm_name != "f16" and "edgevl" in name and "f32" not in name: continue
             tt, text = edgevl_greedy(f, mm, None, size, text_prompt)
             ti, _ = edgevl_greedy(f, mm, image, size, "<image>Describe this image.")
             lc = ""

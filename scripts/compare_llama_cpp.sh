@@ -8,8 +8,9 @@
 # mid-2025, whose only Qwen2-VL tool is llama-qwen2vl-cli). Each round runs, one after the
 # other so that load changes on a shared machine hit both alike:
 #   llama-bench (pp196, tg64, one repetition),
-#   llama-mtmd-cli (or llama-qwen2vl-cli) on a square image: its "image slice encoded in"
-#     line (vision tower), "prompt eval time" (image + text prefill) and peak RSS,
+#   llama-mtmd-cli (or llama-qwen2vl-cli) on a square image, with -v: its "mtmd batch encoding
+#     done in" / "image slice encoded in" line (vision tower), "prompt eval time" (image + text
+#     prefill) and peak RSS,
 #   edgevl bench with the same settings (-r 1, --json).
 # Then prints a Markdown table of the means over the rounds and the ratio edgevl/llama.cpp.
 # Environment: ROUNDS (default 2), IMAGE (default the fixture's demo_sq448.png for a Qwen3-VL
@@ -43,7 +44,7 @@ for r in $(seq 1 "$rounds"); do
   if [ -n "$vl" ]; then
     echo "round $r: $(basename "$vl")" >&2
     "${timer[@]}" "$vl" -m "$prefix.gguf" --mmproj "$prefix-mmproj.gguf" --image "$image" \
-      -p "Describe this image." -n 1 --temp 0 -t "$threads" > "$out/mtmd.$r.log" 2>&1 || true
+      -p "Describe this image." -n 1 --temp 0 -t "$threads" -v > "$out/mtmd.$r.log" 2>&1 || true
   fi
   echo "round $r: edgevl bench" >&2
   "$edgevl" bench -m "$prefix.gguf" --mmproj "$prefix-mmproj.gguf" -p 196 -n 64 --image-size "$size" -r 1 \
@@ -69,7 +70,8 @@ for r in range(1, rounds + 1):
     enc = ttft = rss = None
     try:
         log = open(f"{out}/mtmd.{r}.log", errors="replace").read()
-        m = re.search(r"image slice encoded in (\d+) ms", log)
+        # current llama-mtmd-cli: "mtmd batch encoding done in N ms"; older: "image slice encoded in N ms"
+        m = re.search(r"(?:mtmd batch encoding done|image slice encoded) in (\d+) ms", log)
         enc = float(m.group(1)) / 1000 if m else None
         m = re.search(r"prompt eval time =\s*([\d.]+) ms", log)
         if m and enc is not None: ttft = enc + float(m.group(1)) / 1000
