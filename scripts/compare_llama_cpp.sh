@@ -10,7 +10,8 @@
 #   llama-bench (pp196, tg64, one repetition),
 #   llama-mtmd-cli (or llama-qwen2vl-cli) on a square image, with -v: its "mtmd batch encoding
 #     done in" / "image slice encoded in" line (vision tower), "prompt eval time" (image + text
-#     prefill) and peak RSS,
+#     prefill) and peak RSS (-c 4096: its default context is the model's, 256k tokens for
+#     Qwen3-VL, a 22 GB KV cache),
 #   edgevl bench with the same settings (-r 1, --json).
 # Then prints a Markdown table of the means over the rounds and the ratio edgevl/llama.cpp.
 # Environment: ROUNDS (default 2), IMAGE (default the fixture's demo_sq448.png for a Qwen3-VL
@@ -44,7 +45,7 @@ for r in $(seq 1 "$rounds"); do
   if [ -n "$vl" ]; then
     echo "round $r: $(basename "$vl")" >&2
     "${timer[@]}" "$vl" -m "$prefix.gguf" --mmproj "$prefix-mmproj.gguf" --image "$image" \
-      -p "Describe this image." -n 1 --temp 0 -t "$threads" -v > "$out/mtmd.$r.log" 2>&1 || true
+      -p "Describe this image." -n 1 --temp 0 -t "$threads" -c 4096 -v > "$out/mtmd.$r.log" 2>&1 || true
   fi
   echo "round $r: edgevl bench" >&2
   "$edgevl" bench -m "$prefix.gguf" --mmproj "$prefix-mmproj.gguf" -p 196 -n 64 --image-size "$size" -r 1 \
