@@ -165,10 +165,11 @@ static bool gemm_disabled() {
 }
 
 // Long prefills on block-quantized weights go to sgemm on widened f32 panels unless the CPU
-// has an int8 dot-product instruction our kernels use (ARM dotprod: 4x the multiply-adds of
-// an f32 FMA per instruction). With AVX2 maddubs the int8 tiles are no faster than sgemm
-// (2B q4_0 pp196 on a Zen 3 VM: ~44 vs ~49 tok/s, q8_0 ~39 vs ~44), and f32 activations are
-// more exact than int8 ones. Decode (M = 1) always stays on the int8 kernels.
+// has kernels that beat it: the int8 GEMM (qgemm.h, checked first in matmul() for Q8_0 and
+// Q4_0) or an int8 dot-product instruction (ARM dotprod: 4x the multiply-adds of an f32
+// FMA per instruction) for the 2x4 row tiles. The AVX2 2x4 row tiles alone were no faster
+// than sgemm (2B q4_0 pp196 on a Zen 3 VM: ~44 vs ~49 tok/s, q8_0 ~39 vs ~44); the other
+// block types keep sgemm there. Decode (M = 1) always stays on the int8 row kernels.
 static bool quantized_prefill_via_gemm() {
 #if defined(__aarch64__)
   return !cpu_features().dotprod;
