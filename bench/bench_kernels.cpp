@@ -146,7 +146,7 @@ BENCHMARK(BM_Matvec)
 BENCHMARK(BM_MatvecHot)->ArgsProduct({{0, 1, 2, 3, 4}, {1536}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Matmul)
     ->ArgsProduct({{1, 2, 3, 4}, {64}, {1536}, {1536}, {1, 2}})
-    ->Args({3, 16, 1536, 1536, 1})  // the shortest prefill on the int8 GEMM (Q8_0/Q4_0)
+    ->Args({3, 16, 1536, 1536, 1})  // below the int8 GEMM threshold (2x4 row tiles)
     ->Args({4, 16, 1536, 1536, 1})
     ->Args({3, 196, 8960, 1536, 2})  // ffn_gate of Qwen2-VL-2B over a 196-token prompt
     ->Args({4, 196, 8960, 1536, 2})

@@ -92,12 +92,12 @@ TEST(QGemm, EveryTableMatchesQuantReferenceOnOddShapes) {
 }
 
 TEST(QGemm, MatmulDispatchMatchesQuantReferenceForLongPrefills) {
-  // matmul() sends M >= 16 rows here where the CPU has a GEMM table; either way the result
+  // matmul() sends M >= 32 rows here where the CPU has a GEMM table; either way the result
   // must be the integer algorithm's.
   if (!qgemm_table_best()) GTEST_SKIP() << "no SIMD quant GEMM on this CPU (matmul keeps its other paths)";
   ThreadPool pool(2);
   for (DType type : {DType::Q8_0, DType::Q4_0}) {
-    for (auto [M, N, K] : std::vector<std::array<int64_t, 3>>{{16, 9, 64}, {33, 100, 320}, {64, 8, 1536}, {70, 33, 96}}) {
+    for (auto [M, N, K] : std::vector<std::array<int64_t, 3>>{{32, 9, 64}, {33, 100, 320}, {64, 8, 1536}, {70, 33, 96}}) {
       auto x = randn(M * K, 31 + M);
       auto w = randn(N * K, 37 + N, 0.2f);
       auto bias = randn(N, 41);
