@@ -144,7 +144,13 @@ BENCHMARK(BM_Matvec)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(BM_MatvecHot)->ArgsProduct({{0, 1, 2, 3, 4}, {1536}})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Matmul)->ArgsProduct({{1, 2, 3, 4}, {64}, {1536}, {1536}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Matmul)
+    ->ArgsProduct({{1, 2, 3, 4}, {64}, {1536}, {1536}, {1, 2}})
+    ->Args({3, 16, 1536, 1536, 1})  // below the int8 GEMM threshold (2x4 row tiles)
+    ->Args({4, 16, 1536, 1536, 1})
+    ->Args({3, 196, 8960, 1536, 2})  // ffn_gate of Qwen2-VL-2B over a 196-token prompt
+    ->Args({4, 196, 8960, 1536, 2})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReadBandwidth)->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

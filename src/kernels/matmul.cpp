@@ -11,7 +11,9 @@
 #include "kernels/dot.h"
 #include "kernels/qdot.h"
 #include "kernels/gemm_blas.h"
+#include "kernels/qgemm.h"
 #include "kernels/quant.h"
+#include "kernels/row_chunks.h"
 
 namespace edgevl {
 
@@ -71,29 +73,6 @@ const QDotTable& qdot_table_best() {
 }
 
 namespace {
-
-// Splits rows [0, n) into chunks handed out on demand: a thread that is slow (a LITTLE
-// core on big.LITTLE boards, or one the OS preempted) takes fewer chunks instead of
-// holding everyone up, as a static equal split would. Chunks stay contiguous, so each
-// thread still streams its weight rows sequentially.
-template <typename F>
-void for_row_chunks(ThreadPool* pool, int64_t n, int64_t align, F&& fn) {
-  const int nt = pool ? pool->size() : 1;
-  if (nt == 1 || n <= align) {
-    fn(0, n);
-    return;
-  }
-  int64_t chunk = (n + nt * 8 - 1) / (nt * 8);       // ~8 chunks per thread
-  chunk = std::max(align, (chunk + align - 1) / align * align);
-  std::atomic<int64_t> next{0};
-  pool->run([&](int, int) {
-    for (;;) {
-      const int64_t b = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (b >= n) break;
-      fn(b, std::min(n, b + chunk));
-    }
-  });
-}
 
 // Weight rows per tile when M > 1: the tile (8 x 1.6 KiB of Q8_0 at K = 1536) and one
 // group of 4 quantized activation rows (6 KiB) fit in a 32 KiB L1 together, so every
@@ -186,10 +165,11 @@ static bool gemm_disabled() {
 }
 
 // Long prefills on block-quantized weights go to sgemm on widened f32 panels unless the CPU
-// has an int8 dot-product instruction our kernels use (ARM dotprod: 4x the multiply-adds of
-// an f32 FMA per instruction). With AVX2 maddubs the int8 tiles are no faster than sgemm
-// (2B q4_0 pp196 on a Zen 3 VM: ~44 vs ~49 tok/s, q8_0 ~39 vs ~44), and f32 activations are
-// more exact than int8 ones. Decode (M = 1) always stays on the int8 kernels.
+// has kernels that beat it: the int8 GEMM (qgemm.h, checked first in matmul() for Q8_0 and
+// Q4_0) or an int8 dot-product instruction (ARM dotprod: 4x the multiply-adds of an f32
+// FMA per instruction) for the 2x4 row tiles. The AVX2 2x4 row tiles alone were no faster
+// than sgemm (2B q4_0 pp196 on a Zen 3 VM: ~44 vs ~49 tok/s, q8_0 ~39 vs ~44); the other
+// block types keep sgemm there. Decode (M = 1) always stays on the int8 row kernels.
 static bool quantized_prefill_via_gemm() {
 #if defined(__aarch64__)
   return !cpu_features().dotprod;
@@ -199,7 +179,28 @@ static bool quantized_prefill_via_gemm() {
 }
 constexpr int64_t kQuantGemmMinRows = 32;
 
+// EDGEVL_NO_QGEMM=1 keeps Q8_0/Q4_0 prefill off the integer GEMM (A/B checks).
+static bool qgemm_disabled() {
+  static const bool off = [] {
+    const char* v = std::getenv("EDGEVL_NO_QGEMM");
+    return v && *v && *v != '0';
+  }();
+  return off;
+}
+// From 32 rows the per-call packing is paid back: at M = 16 (1536 x 1536, Zen 3, one
+// thread) the GEMM tied the 2x4 row tiles on Q4_0 and was ~20% slower on Q8_0.
+constexpr int64_t kQGemmMinRows = 32;
+
 void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool) {
+  // Prefill on Q8_0/Q4_0: integer GEMM on repacked weight groups where the CPU has one.
+  if (M >= kQGemmMinRows && !qgemm_disabled()) {
+    const QGemmTable* g = qgemm_table_best();
+    const QGemmKernels k = g ? g->for_type(W.type) : QGemmKernels{};
+    if (k.panel && W.cols % kQK == 0) {
+      matmul_qgemm(k, qdot_table_best().quantize, x, M, W, bias, y, &pool);
+      return;
+    }
+  }
   // Many rows (prefill, vision): compute-bound, sgemm on f32 panels.
   if (M >= kGemmMinRows && dtype_is_float(W.type) && !gemm_disabled() && matmul_gemm(x, M, W, bias, y, pool)) return;
   if (M >= kQuantGemmMinRows && dtype_is_block_quant(W.type) && W.cols % dtype_block_size(W.type) == 0 && quantized_prefill_via_gemm() &&

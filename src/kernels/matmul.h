@@ -19,8 +19,10 @@ void matmul_reference(const float* x, int64_t M, const WeightMatrix& W, const fl
 // once to int8 blocks (qdot.h) and dotted in integers. This is the scalar reference of
 // exactly that algorithm (same activation quantization), which the SIMD paths must match
 // to float rounding; it differs from matmul_reference by the activation quantization error.
-// (matmul() sends long prefills, M >= 32, to sgemm on widened weights where the CPU has no
-// int8 dot-product instruction; those match matmul_reference instead.)
+// Long prefills (M >= 32) on Q8_0/Q4_0 run the same algorithm as an int8 GEMM (qgemm.h)
+// where the CPU has one (AVX2); where it has neither that nor an int8 dot-product
+// instruction, long prefills (M >= 32) go to sgemm on widened weights and match
+// matmul_reference instead.
 void matmul_quant_reference(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y);
 
 // Dot product of one f32 vector with row r of W (n = W.cols), reference and dispatched.
