@@ -116,6 +116,12 @@ typedef struct edgevl_model_params {
 } edgevl_model_params;
 
 edgevl_model_params edgevl_model_default_params(void);
+/* Sessions of the model frame their messages as the model's own chat template does
+ * (tokenizer.chat_template in a .gguf; chat_template.jinja, chat_template.json or
+ * tokenizer_config.json in a directory), rendered with a small Jinja subset. A model
+ * without one uses the built-in ChatML; one whose template cannot be used (outside the
+ * subset, or not renderable turn by turn) also does, after one warning line on stderr
+ * ("edgevl: warning: ..."); the load still succeeds. README "Chat templates" has details. */
 edgevl_status edgevl_model_load(const edgevl_model_params* params, edgevl_model** out_model);
 void edgevl_model_free(edgevl_model* model); /* NULL is fine */
 
@@ -173,8 +179,9 @@ typedef struct edgevl_session_params {
   edgevl_sampling_params sampling;
   int32_t max_new_tokens;     /* per reply, 0..1048576 (default 512) */
   int32_t ignore_eos;         /* 0 or 1; 1: do not stop at <|im_end|> */
-  const char* system_prompt;  /* UTF-8 (copied); NULL = the model's default: "You are a helpful assistant."
-                                 (Qwen2-VL, Qwen2.5-VL), no system block (Qwen3-VL) */
+  const char* system_prompt;  /* UTF-8 (copied), framed as the model's template frames a system message;
+                                 NULL = the model's default: "You are a helpful assistant." (Qwen2-VL,
+                                 Qwen2.5-VL), no system block (Qwen3-VL) */
   int32_t image_fixed_size;   /* >0: on-device preprocessing, pad to square + resize to N x N; N a multiple of
                                  patch x merge size (28; 32 for Qwen3-VL, e.g. 448) */
   int64_t image_min_pixels;   /* 0 = the model's preprocessor_config.json */
@@ -195,7 +202,8 @@ void edgevl_session_free(edgevl_session* session); /* aborts and waits for a run
 
 /* What each role does in edgevl_run:
  *   USER       framed as a user turn; the assistant's reply is generated.
- *   TOOL       framed as a "tool" turn (a tool's output); the assistant's reply is generated.
+ *   TOOL       framed as the model's template frames a tool message (a tool's output; ChatML: a
+ *              "tool" turn, Qwen3-VL: a user turn in <tool_response> tags); the reply is generated.
  *   SYSTEM     as the first message of a conversation: replaces the session's system prompt.
  *              Later: added as a system turn. No reply is generated. Text only.
  *   ASSISTANT  added as a finished assistant turn as given (e.g. a reply written elsewhere);
@@ -356,7 +364,8 @@ edgevl_status edgevl_turn_count(const edgevl_session* session, int32_t* out_turn
  * EDGEVL_ERR_INVALID_ARGUMENT and nothing changes. */
 edgevl_status edgevl_remove_turns(edgevl_session* session, int32_t first, int32_t count);
 /* RKLLM-style template: system prompt, text before each user message, text after it.
- * NULL for any argument keeps the model's own (ChatML). Clears the conversation. */
+ * NULL for any argument keeps the model's own (from its chat template, else ChatML). Clears
+ * the conversation. */
 edgevl_status edgevl_set_chat_template(edgevl_session* session, const char* system_prompt, const char* prompt_prefix,
                                        const char* prompt_postfix);
 /* Saves the conversation (tokens, positions, image embeddings, template) to a versioned

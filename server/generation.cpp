@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "capi/c_api_internal.h"
 #include "prompt_builder.h"
 #include "stop_matcher.h"
 
@@ -127,7 +128,8 @@ void run_job(Job& job, SessionPool& pool, const GenerationConfig& cfg, Metrics& 
     return fail(job, metrics, e);
   }
   edgevl_session* session = lease.slot->session;
-  const auto runs = plan_runs(req.messages, lease.matched, cfg.literal_text);
+  // The session is leased to this job, so reading its template does not race.
+  const auto runs = plan_runs(req.messages, lease.matched, cfg.literal_text, session->session->chat_template());
 
   // What the session holds, message by message, as the runs succeed.
   std::vector<std::string> convo;

@@ -530,7 +530,8 @@ edgevl_status edgevl_set_chat_template(edgevl_session* session, const char* syst
   return guarded([&] {
     Claim claim(checked(session), false);
     const auto& sp = session->session->params().system_prompt;
-    ChatTemplate t = sp ? ChatTemplate::chatml(*sp) : ChatTemplate::model_default(session->session->model().config());
+    ChatTemplate t = session->session->model().chat_template();
+    if (sp) t.set_system_prompt(*sp);
     const std::string sys = system_prompt ? system_prompt : "", pre = prompt_prefix ? prompt_prefix : "",
                       post = prompt_postfix ? prompt_postfix : "";
     t.set_rkllm(system_prompt ? &sys : nullptr, prompt_prefix ? &pre : nullptr, prompt_postfix ? &post : nullptr);

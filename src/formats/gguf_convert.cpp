@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/mmap_file.h"
+#include "formats/chat_template_source.h"
 #include "formats/gguf.h"
 #include "formats/gguf_names.h"
 #include "formats/model_config.h"
@@ -220,17 +221,7 @@ void write_gguf_tokenizer(GgufWriter& w, const std::string& dir, const ModelConf
   if (bos >= 0) w.set(kTokBos, GgufValue::u32(static_cast<uint32_t>(bos)));
   if (pad >= 0) w.set(kTokPad, GgufValue::u32(static_cast<uint32_t>(pad)));
   w.set(kTokAddBos, GgufValue::boolean(false));
-  std::string tmpl;
-  if (tc.is_object() && tc.contains("chat_template") && tc["chat_template"].is_string()) tmpl = tc["chat_template"].get<std::string>();
-  const std::string ct_path = dir + "/chat_template.json";
-  if (tmpl.empty() && exists(ct_path)) {
-    try {
-      json ct = json::parse(read_text_file(ct_path));
-      if (ct.contains("chat_template") && ct["chat_template"].is_string()) tmpl = ct["chat_template"].get<std::string>();
-    } catch (const json::exception& e) {
-      fail_format(ct_path + ": invalid JSON: " + e.what());
-    }
-  }
+  const std::string tmpl = read_hf_chat_template(dir);  // the one Model::load reads from the directory
   if (!tmpl.empty()) w.set(kChatTemplate, GgufValue::string(tmpl));
 }
 

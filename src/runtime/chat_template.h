@@ -3,13 +3,18 @@
 // session renders every message through it, the server builds its multi-message runs
 // with it, and edgevl_set_chat_template changes it, so the three never disagree.
 //
-// Default: ChatML, as in the Qwen2-VL chat template:
+// A model's default framing comes from its own Jinja chat template (from_jinja): the
+// strings are what that template renders around each message, and are used only when
+// whole multi-turn conversations render exactly as those strings compose them, so that a
+// session can append each turn to its KV cache. Otherwise (and for models without a
+// template) it is the built-in ChatML, as in the Qwen2-VL chat template:
 //   <|im_start|>system\nPROMPT<|im_end|>\n
 //   <|im_start|>user\nTEXT<|im_end|>\n<|im_start|>assistant\nREPLY<|im_end|>\n
 // A message of role R reads prefix(R) + content + suffix(R); a message the model answers
 // (user, tool) is followed by generation_prompt; a generated reply is closed by
-// suffix(Assistant). Template strings are parsed for special tokens (they are framing);
-// user content can be marked literal (ContentPart::literal) so it never is.
+// suffix(Assistant). An image reads as kChatImageText, whose <|image_pad|> the session
+// expands to the image's tokens. Template strings are parsed for special tokens (they are
+// framing); user content can be marked literal (ContentPart::literal) so it never is.
 #pragma once
 #include <string>
 
@@ -20,6 +25,10 @@ struct ModelConfig;
 // The system prompt Qwen2-VL's and Qwen2.5-VL's official templates add when a conversation
 // has no system message.
 inline constexpr const char* kDefaultSystemPrompt = "You are a helpful assistant.";
+
+// How a chat template writes an image part; the session turns it into the vision
+// start/end tokens around the image's <|image_pad|> tokens.
+inline constexpr const char* kChatImageText = "<|vision_start|><|image_pad|><|vision_end|>";
 
 enum class Role { System = 0, User = 1, Assistant = 2, Tool = 3 };
 
@@ -36,6 +45,18 @@ class ChatTemplate {
   // What the model's official template renders without a system message: Qwen2-VL and
   // Qwen2.5-VL add kDefaultSystemPrompt, Qwen3-VL adds no system block.
   static ChatTemplate model_default(const ModelConfig& cfg);
+  // The framing a model's own Jinja chat template renders (Hugging Face
+  // tokenizer_config.json / chat_template.json, GGUF tokenizer.chat_template), with
+  // messages {role, content: string or [{type: text, text} | {type: image}]} and
+  // add_generation_prompt. Throws Error naming the construct or the conversation that
+  // failed: kUnsupported when the template uses something outside the Jinja subset
+  // (template/jinja.h) or does not render conversations as per-message framing (e.g. it
+  // rewrites earlier turns), kFormat for a syntax error, kInvalidArgument when it raises
+  // an error or exceeds the renderer's limits.
+  static ChatTemplate from_jinja(const std::string& source);
+
+  // Replaces the default system block with this prompt in the template's system framing.
+  void set_system_prompt(const std::string& prompt) { system_block_ = system_block_for(prompt); }
 
   // RKLLM-style override (edgevl_set_chat_template): a null argument keeps the current
   // value. system_block is the whole system part, tags included ("" = no system block).

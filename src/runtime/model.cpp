@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/timer.h"
+#include "formats/chat_template_source.h"
 #include "formats/gguf_names.h"
 #include "formats/safetensors.h"
 #include "tokenizer/tokenizer_gguf.h"
@@ -19,6 +21,21 @@ static bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The model's own template if it can be used, else the built-in one with one warning
+// that names the file and the construct or conversation that failed.
+static ChatTemplate load_chat_template(const std::string& path, bool gguf, const GgufFile* gguf_file, const ModelConfig& cfg) {
+  const std::string where = gguf ? path + ": tokenizer.chat_template" : path;
+  std::string source;
+  try {
+    source = gguf ? gguf_file->get_string(gguf_key::kChatTemplate, "") : read_hf_chat_template(path);
+    if (!source.empty()) return ChatTemplate::from_jinja(source);
+  } catch (const Error& e) {
+    warn(where + ": " + e.what() + "; using the built-in ChatML template instead" +
+         (cfg.template_default_system ? "" : " (with no default system prompt)"));
+  }
+  return ChatTemplate::model_default(cfg);
+}
+
 std::shared_ptr<Model> Model::load(const ModelLoadParams& p) {
   const double t0 = now_ms();
   std::shared_ptr<Model> m(new Model());
@@ -31,6 +48,7 @@ std::shared_ptr<Model> Model::load(const ModelLoadParams& p) {
     auto src = std::make_unique<GgufModelSource>(p.path, p.mmproj_path);
     m->cfg_ = src->config();
     m->tok_ = tokenizer_from_gguf(src->text_file());
+    m->chat_template_ = load_chat_template(p.path, true, &src->text_file(), m->cfg_);
     const auto mean = src->image_mean(), sd = src->image_std();
     for (int c = 0; c < 3; ++c) {
       m->pre_.mean[c] = mean[c];
@@ -42,6 +60,7 @@ std::shared_ptr<Model> Model::load(const ModelLoadParams& p) {
     m->cfg_ = ModelConfig::load(p.path);
     m->weights_ = std::make_unique<SafetensorsModel>(p.path);
     m->tok_ = Tokenizer::load(p.path);
+    m->chat_template_ = load_chat_template(p.path, false, nullptr, m->cfg_);
     const std::string pre = p.path + "/preprocessor_config.json";
     if (exists(pre)) m->pre_ = PreprocessConfig::load(pre);
   } else {

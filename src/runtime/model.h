@@ -9,6 +9,7 @@
 #include "formats/model_config.h"
 #include "formats/tensor_source.h"
 #include "llm/qwen2_decoder.h"
+#include "runtime/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "vision/image.h"
 #include "vision/preprocess.h"
@@ -46,6 +47,11 @@ class Model {
   // The vision tower (for tests and tools); throws kInvalidArgument without one.
   const VisionEncoder& vision() const;
   const PreprocessConfig& preprocess_config() const { return pre_; }
+  // The conversation framing sessions start with: what the model's own chat template
+  // renders (ChatTemplate::from_jinja), or, when the model has no template or one that
+  // cannot be used (reported once at load through core/log.h's warn()), the built-in
+  // ChatTemplate::model_default.
+  const ChatTemplate& chat_template() const { return chat_template_; }
   const std::string& path() const { return path_; }
   double load_ms() const { return load_ms_; }
 
@@ -62,6 +68,7 @@ class Model {
   std::unique_ptr<Qwen2Decoder> decoder_;
   std::unique_ptr<VisionEncoder> vision_;
   PreprocessConfig pre_;
+  ChatTemplate chat_template_;
   double load_ms_ = 0;
 };
 

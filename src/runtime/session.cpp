@@ -68,7 +68,8 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
   if (params_.system_prompt && !is_valid_utf8(*params_.system_prompt)) fail(ErrorCode::kInvalidArgument, "session: the system prompt is not valid UTF-8");
   cache_ = model_->decoder().make_cache(params_.max_context);
   logits_.resize(model_->decoder().vocab_size());
-  tmpl_ = params_.system_prompt ? ChatTemplate::chatml(*params_.system_prompt) : ChatTemplate::model_default(model_->config());
+  tmpl_ = model_->chat_template();
+  if (params_.system_prompt) tmpl_.set_system_prompt(*params_.system_prompt);
 }
 
 Session::~Session() {

@@ -57,7 +57,7 @@ struct SessionParams {
   int64_t n_keep = -1;         // tokens never evicted; -1 = the system block
   OverflowPolicy overflow = OverflowPolicy::Error;
   int n_threads = 0;           // 0 = all cores
-  std::optional<std::string> system_prompt;  // unset = the model's default (ChatTemplate::model_default)
+  std::optional<std::string> system_prompt;  // unset = the model's default (Model::chat_template)
   GenerationParams generation;
   PreprocessConfig preprocess;  // used when use_model_preprocess is false
   bool use_model_preprocess = true;
