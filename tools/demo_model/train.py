@@ -62,6 +62,26 @@ def build_sequence(tok, turns):
     return ids, pos, labels, image_slots
 
 
+# Auxiliary perception targets: what a picture holds, as class ids. Training-only: a linear probe
+# on the 25 visual tokens must read these out, which teaches the vision tower to see much
+# faster than the answer tokens alone (their gradient reaches the tower only through the
+# language model). The probe is dropped at save: the saved model is plain Qwen2-VL.
+KINDS = ["none"] + scenes.SHAPES
+COLOURS = ["none"] + sorted(scenes.COLORS)
+BGS = sorted(scenes.BACKGROUNDS)
+AUX_CLASSES = [len(KINDS)] * 9 + [len(COLOURS)] * 9 + [len(BGS), len(BGS) + 1, 2]
+
+
+def perception_targets(scene):
+    kind, colour = [0] * 9, [0] * 9
+    for sh in scene["shapes"]:
+        kind[sh["cell"]] = KINDS.index(sh["kind"])
+        colour[sh["cell"]] = COLOURS.index(sh["color"])
+    bg = scene["bg"]
+    second = BGS.index(bg[1]) + 1 if len(bg) == 2 else 0
+    return kind + colour + [BGS.index(bg[0]), second, int(scene["split"] == "h" and len(bg) == 2)]
+
+
 def make_dialogues(seed, n):
     rng = random.Random(seed)
     return [scenes.dialogue(rng, zh=(rng.random() < 0.5)) for _ in range(n)]
@@ -75,7 +95,7 @@ def batch_tensors(tok, dialogues, remap):
     pos = torch.zeros(B, 3, n, dtype=torch.long)
     lab = torch.full((B, n), -1, dtype=torch.long)
     keym = torch.zeros(B, n, dtype=torch.bool)
-    slots, pix = [], []
+    slots, pix, aux = [], [], []
     for b, ((sids, spos, slab, sslots), (scs, turns)) in enumerate(zip(seqs, dialogues)):
         L = len(sids)
         ids[b, :L] = torch.tensor([remap[i] for i in sids])
@@ -87,12 +107,21 @@ def batch_tensors(tok, dialogues, remap):
         for slot, k in zip(sslots, imgs):
             slots.append((b, slot))
             pix.append(pixel_values(scenes.render(scs[k])))
-    return ids, pos, lab, keym, slots, torch.from_numpy(np.stack(pix))
+            aux.append(perception_targets(scs[k]))
+    return ids, pos, lab, keym, slots, torch.from_numpy(np.stack(pix)), torch.tensor(aux)
 
 
-def forward_loss(model, E, n_unused, ids, pos, lab, keym, slots, pix):
+def forward_loss(model, E, n_unused, ids, pos, lab, keym, slots, pix, aux, probe, aux_weight):
     x = E[ids]
     v = model.visual(pix, GRID, GRID)  # [n_img, 25, H]
+    aux_loss = torch.zeros(())
+    if aux_weight > 0:
+        z = probe(v.reshape(v.shape[0], -1))
+        off = 0
+        for k, n in enumerate(AUX_CLASSES):
+            aux_loss = aux_loss + torch.nn.functional.cross_entropy(z[:, off:off + n], aux[:, k])
+            off += n
+        aux_loss = aux_loss / len(AUX_CLASSES)
     x = x.clone()
     for k, (b, s) in enumerate(slots):
         x[b, s:s + MERGED * MERGED] = v[k]
@@ -106,7 +135,7 @@ def forward_loss(model, E, n_unused, ids, pos, lab, keym, slots, pix):
     tgt = lab[sel]
     loss = (logz - logits.gather(1, tgt[:, None])[:, 0]).mean()
     acc = (logits.argmax(1) == tgt).float().mean()
-    return loss, acc
+    return loss, acc, aux_loss
 
 
 def main():
@@ -121,6 +150,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--turns", help="turns per training dialogue, drawn from this comma-separated list "
                     "(default: scenes.dialogue's own mix, 1-4 turns)")
+    ap.add_argument("--aux-weight", type=float, default=1.0,
+                    help="weight of the training-only perception probe's loss (0: answers only)")
+    ap.add_argument("--save-every", type=int, default=0, help="also save the model every N steps")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -157,7 +189,8 @@ def main():
             state = {k: v for k, v in prev.state_dict().items() if not k.startswith("embed_tokens")}
             model.load_state_dict(state)
         print(f"continuing from {args.init}", flush=True)
-    params = [E] + list(model.parameters())
+    probe = torch.nn.Linear(MERGED * MERGED * 64, sum(AUX_CLASSES))
+    params = [E] + list(model.parameters()) + list(probe.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     warm = args.warmup
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -172,38 +205,46 @@ def main():
         else:
             batch = [scenes.dialogue(rng, zh=(rng.random() < 0.5)) for _ in range(args.batch)]
         tensors = batch_tensors(tok, batch, remap)
-        loss, acc = forward_loss(model, E, V - len(used), *tensors)
+        loss, acc, aux_loss = forward_loss(model, E, V - len(used), *tensors, probe, args.aux_weight)
         opt.zero_grad()
-        loss.backward()
+        (loss + args.aux_weight * aux_loss).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
         ema_l = loss.item() if ema_l is None else 0.95 * ema_l + 0.05 * loss.item()
         ema_a = acc.item() if ema_a is None else 0.95 * ema_a + 0.05 * acc.item()
+        ema_x = aux_loss.item() if step == 0 else 0.95 * ema_x + 0.05 * aux_loss.item()
         if step % 20 == 0 or step == args.steps - 1:
-            print(f"step {step} loss {ema_l:.4f} token-acc {ema_a:.4f} lr {sched.get_last_lr()[0]:.2e} "
+            print(f"step {step} loss {ema_l:.4f} token-acc {ema_a:.4f} aux {ema_x:.4f} lr {sched.get_last_lr()[0]:.2e} "
                   f"t {time.time() - t0:.0f}s", flush=True)
+        if args.save_every and (step + 1) % args.save_every == 0 and step + 1 < args.steps:
+            save(args.out, cfg, model, E, used)
+            print(f"saved {args.out} at step {step + 1}", flush=True)
 
-    # save: HF directory with the full vocabulary (unused rows zero), bf16
-    os.makedirs(args.out, exist_ok=True)
+    save(args.out, cfg, model, E, used)
+    print(f"saved {args.out} after {time.time() - t0:.0f}s", flush=True)
+
+
+def save(out, cfg, model, E, used):
+    """HF directory with the full vocabulary (unused rows zero), bf16."""
+    os.makedirs(out, exist_ok=True)
     full = Qwen2VL(cfg)
     with torch.no_grad():
         full.load_state_dict(model.state_dict(), strict=False)
         full.embed_tokens.weight.zero_()
         full.embed_tokens.weight[torch.tensor(used)] = E.detach()
-    save_hf(full, os.path.join(args.out, "model.safetensors"))
-    with open(os.path.join(args.out, "config.json"), "w") as f:
+    save_hf(full, os.path.join(out, "model.safetensors"))
+    with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     for name in ["tokenizer.json", "tokenizer_config.json", "chat_template.json"]:
-        shutil.copyfile(os.path.join(TOKDIR, name), os.path.join(args.out, name))
+        shutil.copyfile(os.path.join(TOKDIR, name), os.path.join(out, name))
     fix = os.path.join(TOKDIR, "..", "tiny-qwen2-vl")
-    shutil.copyfile(os.path.join(fix, "generation_config.json"), os.path.join(args.out, "generation_config.json"))
+    shutil.copyfile(os.path.join(fix, "generation_config.json"), os.path.join(out, "generation_config.json"))
     pp = json.load(open(os.path.join(fix, "preprocessor_config.json")))
     px = scenes.SIZE * scenes.SIZE
     pp.update({"min_pixels": 3136, "max_pixels": px, "size": {"longest_edge": px, "shortest_edge": 3136}})
-    with open(os.path.join(args.out, "preprocessor_config.json"), "w") as f:
+    with open(os.path.join(out, "preprocessor_config.json"), "w") as f:
         json.dump(pp, f, indent=2)
-    print(f"saved {args.out} after {time.time() - t0:.0f}s", flush=True)
 
 
 if __name__ == "__main__":
