@@ -1,8 +1,9 @@
 """Trains edgevl's demo model: a small Qwen2-VL that answers questions about synthetic pictures.
 
-    python3 tools/demo_model/train.py --out models/edgevl-demo-qwen2-vl [--steps N] [--seed S]
+    python3 tools/demo_model/train.py --out models/shapes-qwen2-vl [--steps N] [--seed S]
 
-Deterministic from --seed (torch.manual_seed, seeded data, 2 threads). The vocabulary stays the
+Deterministic from --seed (torch.manual_seed, seeded data, --threads 1 by default). The defaults
+are the committed model's run. The vocabulary stays the
 real Qwen2 one (151936 ids): only the rows of tokens the data uses are trained, every other row
 stays zero. Because zero rows give logit 0, the full-vocabulary softmax is computed exactly as
 softmax over [used logits, (V - n_used) zeros], so greedy and sampled replies are both clean."""
@@ -141,10 +142,10 @@ def forward_loss(model, E, n_unused, ids, pos, lab, keym, slots, pix, aux, probe
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
-    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--steps", type=int, default=4200)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--seed", type=int, default=20261201)
+    ap.add_argument("--seed", type=int, default=20261202)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--init", help="continue from a model directory this script wrote (a second stage)")
     ap.add_argument("--warmup", type=int, default=100)
