@@ -15,19 +15,13 @@
 #include "kernels/qdot.h"
 #include "kernels/quant.h"
 #include "kernels/rope.h"
+#include "kernel_test_util.h"
 #include "test_util.h"
 
 using namespace edgevl;
+using edgevl_test::randn;
 
 namespace {
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
 
 // Stores f32 values as the given type; returns the bytes and a matrix view.
 struct OwnedMatrix {

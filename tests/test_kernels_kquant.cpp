@@ -17,20 +17,15 @@
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
 #include "kernels/quant.h"
+#include "kernel_test_util.h"
 #include "test_util.h"
 
 using namespace edgevl;
+using edgevl_test::randn;
+using edgevl_test::view;
 using edgevl_test::max_abs;
 
 namespace {
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
 
 struct TypeCase {
   DType type;
@@ -86,16 +81,6 @@ std::vector<uint8_t> make_weights(const TypeCase& c, int64_t rows, int64_t cols,
       std::memcpy(out.data() + off + f, &h, 2);
     }
   return out;
-}
-
-WeightMatrix view(DType t, const std::vector<uint8_t>& b, int64_t rows, int64_t cols) {
-  WeightMatrix W;
-  W.type = t;
-  W.rows = rows;
-  W.cols = cols;
-  W.row_bytes = dtype_row_bytes(t, cols);
-  W.data = b.data();
-  return W;
 }
 
 }  // namespace

@@ -15,39 +15,15 @@
 #include "kernels/membw.h"
 #include "kernels/qdot.h"
 #include "kernels/quant.h"
+#include "kernel_test_util.h"
 #include "test_util.h"
 
 using namespace edgevl;
+using edgevl_test::randn;
+using edgevl_test::quantize_weights;
+using edgevl_test::view;
 
 namespace {
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-std::vector<uint8_t> quantize_weights(DType t, const std::vector<float>& w, int64_t rows, int64_t cols) {
-  const size_t rb = dtype_row_bytes(t, cols);
-  std::vector<uint8_t> out(rb * rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    if (t == DType::Q8_0) quantize_q8_0(w.data() + r * cols, out.data() + r * rb, cols);
-    if (t == DType::Q4_0) quantize_q4_0(w.data() + r * cols, out.data() + r * rb, cols);
-  }
-  return out;
-}
-
-WeightMatrix view(DType t, const std::vector<uint8_t>& b, int64_t rows, int64_t cols) {
-  WeightMatrix W;
-  W.type = t;
-  W.rows = rows;
-  W.cols = cols;
-  W.row_bytes = dtype_row_bytes(t, cols);
-  W.data = b.data();
-  return W;
-}
 
 }  // namespace
 
