@@ -17,6 +17,7 @@
 #include "runtime/chat_template.h"
 #include "runtime/generator.h"
 #include "runtime/session.h"
+#include "fixture_model.h"
 #include "test_util.h"
 
 using namespace edgevl;
@@ -24,14 +25,7 @@ using edgevl_test::fixture;
 
 namespace {
 
-std::shared_ptr<const Model> tiny() {
-  static std::shared_ptr<const Model> m = [] {
-    ModelLoadParams p;
-    p.path = fixture("tiny-qwen2-vl");
-    return Model::load(p);
-  }();
-  return m;
-}
+std::shared_ptr<const Model> tiny() { return edgevl_test::fixture_model("tiny-qwen2-vl"); }
 
 SessionParams params() {
   SessionParams sp;

@@ -25,6 +25,7 @@
 #include "formats/model_config.h"
 #include "formats/safetensors.h"
 #include "runtime/session.h"
+#include "fixture_model.h"
 #include "test_util.h"
 #include "vision/pos_embed_interp.h"
 #include "vision/preprocess.h"
@@ -39,14 +40,7 @@ const char* kModel = "tiny-qwen3-vl";
 
 std::string golden(const std::string& f) { return fixture(std::string(kModel) + "/golden/" + f); }
 
-std::shared_ptr<const Model> qwen3() {
-  static std::shared_ptr<const Model> m = [] {
-    ModelLoadParams p;
-    p.path = fixture(kModel);
-    return std::shared_ptr<const Model>(Model::load(p));
-  }();
-  return m;
-}
+std::shared_ptr<const Model> qwen3() { return edgevl_test::fixture_model(kModel); }
 
 const json& manifest() {
   static const json j = json::parse(read_text_file(golden("manifest.json")));
