@@ -14,6 +14,7 @@
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
 #include "kernels/membw.h"
+#include "kernels/kquant.h"
 #include "kernels/qdot.h"
 #include "kernels/quant.h"
 
@@ -52,9 +53,7 @@ Weights make_weights(DType t, int64_t N, int64_t K, size_t min_total) {
           std::memcpy(dst + 2 * k, &h, 2);
         }
         break;
-      case DType::Q8_0: quantize_q8_0(row.data(), dst, K); break;
-      case DType::Q4_0: quantize_q4_0(row.data(), dst, K); break;
-      default: break;
+      default: quantize_blocks(t, row.data(), dst, K); break;
     }
   }
   for (size_t c = 0; c < n_copies; ++c) {
@@ -70,7 +69,7 @@ Weights make_weights(DType t, int64_t N, int64_t K, size_t min_total) {
   return w;
 }
 
-const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 // args: type index, N, K, threads
 void BM_Matvec(benchmark::State& st) {
@@ -141,9 +140,10 @@ BENCHMARK(BM_Matvec)
     ->Args({2, 1536, 1536, 1})
     ->Args({3, 1536, 8960, 1})  // ffn_down of Qwen2-VL-2B: K = 8960
     ->Args({4, 1536, 8960, 1})
+    ->ArgsProduct({{5, 6, 7}, {8960}, {1536}, {1, 2}})  // k-quants (Q4_K_M files mix Q4_K and Q6_K)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
-BENCHMARK(BM_MatvecHot)->ArgsProduct({{0, 1, 2, 3, 4}, {1536}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MatvecHot)->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7}, {1536}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Matmul)
     ->ArgsProduct({{1, 2, 3, 4}, {64}, {1536}, {1536}, {1, 2}})
     ->Args({3, 16, 1536, 1536, 1})  // below the int8 GEMM threshold (2x4 row tiles)

@@ -116,3 +116,21 @@ TEST(Cli, DemoPositionalForm) {
   EXPECT_EQ(r.status, 0) << stderr_text();
   EXPECT_NE(stderr_text().find("image encode"), std::string::npos) << stderr_text();
 }
+
+// `/system TEXT` in the chat equals starting with `--system TEXT`: the same system message,
+// framed by the model's own template (Qwen3-VL's has no default system block, Qwen2-VL's has).
+TEST(Cli, SystemCommandEqualsSystemFlag) {
+  REQUIRE_FIXTURES();
+  for (const char* model : {"tiny-qwen2-vl", "tiny-qwen3-vl"}) {
+    const std::string args = "chat --model " + fixture(model) + " --json --max-new-tokens 6 --ignore-eos --threads 2";
+    CliRun flag = run_cli(args + " --system 'Answer in one word.'", "Hello\n");
+    CliRun cmd = run_cli(args, "Hi\n/system Answer in one word.\nHello\n");
+    ASSERT_EQ(flag.status, 0) << stderr_text();
+    ASSERT_EQ(cmd.status, 0) << stderr_text();
+    auto a = json_lines(flag.out), b = json_lines(cmd.out);
+    ASSERT_EQ(a.size(), 1u) << flag.out;
+    ASSERT_EQ(b.size(), 2u) << cmd.out;
+    EXPECT_EQ(a[0]["tokens"], b[1]["tokens"]) << model;
+    EXPECT_EQ(a[0]["stats"]["kv_tokens"], b[1]["stats"]["kv_tokens"]) << model;
+  }
+}

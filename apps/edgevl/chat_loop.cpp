@@ -155,8 +155,13 @@ bool handle_command(Chat& c, const std::string& line, bool& quit) {
     if (arg(6).empty()) report_error(c, "usage: /image PATH");
     else set_image(c, arg(6));
   } else if (line.rfind("/system", 0) == 0) {
-    std::string block = "<|im_start|>system\n" + arg(7) + "<|im_end|>\n";
-    if (edgevl_set_chat_template(c.s, block.c_str(), nullptr, nullptr) != EDGEVL_OK) report_error(c, edgevl_last_error());
+    // A system message first in a fresh conversation replaces the system prompt, framed by
+    // the model's own template (Qwen3-VL and fine-tunes do not use ChatML's default block).
+    const std::string text = arg(7);
+    edgevl_part p = edgevl_part_text(text.c_str());
+    edgevl_message msg = {EDGEVL_ROLE_SYSTEM, &p, 1};
+    if (edgevl_clear(c.s, 0) != EDGEVL_OK || edgevl_run(c.s, &msg, nullptr, nullptr, nullptr) != EDGEVL_OK)
+      report_error(c, edgevl_last_error());
     else if (!c.json) std::cerr << "system prompt set; conversation restarted" << std::endl;
     c.image_sent = false;
   } else if (line.rfind("/save", 0) == 0) {

@@ -91,15 +91,21 @@ struct Q51 {
   }
 };
 
-// Six-bit scale and min j of a Q4_K/Q5_K block (kquant.h).
-inline void scale_min(int j, const uint8_t* s, int* sc, int* m) {
-  if (j < 4) {
-    *sc = s[j] & 63;
-    *m = s[j + 4] & 63;
-  } else {
-    *sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-    *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-  }
+// The eight six-bit scales and mins of a Q4_K/Q5_K block (12 bytes, kquant.h) as floats:
+// scale j < 4 is byte j's low 6 bits, min j < 4 byte j + 4's; for j >= 4 the low 4 bits
+// come from byte j + 4 (scale: low nibble, min: high nibble) and the top 2 from the spare
+// top bits of bytes j - 4 (scale) and j (min).
+inline void scales_mins(const uint8_t* s, __m256* sc, __m256* mn) {
+  uint32_t w[3];
+  std::memcpy(w, s, 12);
+  const uint32_t six = 0x3f3f3f3fu, four = 0x0f0f0f0fu, two = 0x03030303u;
+  const uint32_t sc_lo = w[0] & six, mn_lo = w[1] & six;
+  const uint32_t sc_hi = (w[2] & four) | (((w[0] >> 6) & two) << 4);
+  const uint32_t mn_hi = ((w[2] >> 4) & four) | (((w[1] >> 6) & two) << 4);
+  const __m128i scb = _mm_set_epi32(0, 0, static_cast<int>(sc_hi), static_cast<int>(sc_lo));
+  const __m128i mnb = _mm_set_epi32(0, 0, static_cast<int>(mn_hi), static_cast<int>(mn_lo));
+  *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(scb));
+  *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mnb));
 }
 
 template <bool kFive>
@@ -125,12 +131,10 @@ struct QK45 {
       o->q[2 * c] = lo;
       o->q[2 * c + 1] = hi;
     }
-    for (int j = 0; j < 8; ++j) {
-      int sc, m;
-      scale_min(j, scales, &sc, &m);
-      o->scale[j] = d * sc;
-      o->bias[j] = -(dmin * m);
-    }
+    __m256 sc, mn;
+    scales_mins(scales, &sc, &mn);
+    _mm256_storeu_ps(o->scale, _mm256_mul_ps(_mm256_set1_ps(d), sc));
+    _mm256_storeu_ps(o->bias, _mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(_mm256_set1_ps(dmin), mn)));
   }
 };
 using Q4K = QK45<false>;
@@ -159,8 +163,13 @@ struct Q6K {
       o->q[4 * h + 2] = _mm256_sub_epi8(v2, off);
       o->q[4 * h + 3] = _mm256_sub_epi8(v3, off);
     }
+    // sc16[j]: scale 2j in the eight int16 lanes of the low half, 2j + 1 in the high half.
+    // Sign-extended to int16, scales 2j and 2j + 1 form int32 lane j: broadcast it, then
+    // pick its low int16 for the low half and its high one for the high half.
+    const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
+    const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
     for (int j = 0; j < 8; ++j) {
-      o->sc16[j] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * j + 1]), _mm_set1_epi16(sc[2 * j]));
+      o->sc16[j] = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(s16, _mm256_set1_epi32(j)), pick);
       o->scale[j] = d;
       o->bias[j] = 0;
     }
@@ -194,6 +203,39 @@ float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
     }
   }
   return hsum(acc) + corr;
+}
+
+// Lane j of the result = the sum of the eight int32 lanes of v[j].
+inline __m256i lane_sums8(const __m256i v[8]) {
+  const __m256i a01 = _mm256_hadd_epi32(v[0], v[1]), a23 = _mm256_hadd_epi32(v[2], v[3]);
+  const __m256i a45 = _mm256_hadd_epi32(v[4], v[5]), a67 = _mm256_hadd_epi32(v[6], v[7]);
+  // Low half: the first four lanes' sums of v0..v3 (b0) or v4..v7 (b1); high half: the last four.
+  const __m256i b0 = _mm256_hadd_epi32(a01, a23), b1 = _mm256_hadd_epi32(a45, a67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
+}
+
+// Decode dot for the 256-value types (Q4_K, Q5_K, Q6_K): the eight sub-block integer sums
+// of a block are gathered into one vector, so each block costs one int->float conversion
+// and one FMA against the eight (weight scale x activation scale) products, and the
+// Q4_K/Q5_K mins one FMA against the eight activation block sums.
+template <typename T>
+float dot_row_k(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
+  static_assert(T::kSub == 8, "256-value blocks");
+  __m256 acc = _mm256_setzero_ps(), acc_bias = _mm256_setzero_ps();
+  const float* sums = d + nb;
+  Decoded<8> dec;
+  __m256i part[8];
+  for (int64_t u = 0; u < nb / 8; ++u) {
+    const uint8_t* wb = w + u * T::kBytes;
+    _mm_prefetch(reinterpret_cast<const char*>(wb) + 1024, _MM_HINT_T0);
+    T::decode(wb, &dec);
+    const int8_t* qb = q + u * 8 * kQK;
+    for (int j = 0; j < 8; ++j) part[j] = mul<T>(dec, j, load32(qb + j * kQK));
+    const __m256 dx = _mm256_loadu_ps(d + u * 8);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lane_sums8(part)), _mm256_mul_ps(_mm256_loadu_ps(dec.scale), dx), acc);
+    if (!T::kSigned) acc_bias = _mm256_fmadd_ps(_mm256_loadu_ps(dec.bias), _mm256_loadu_ps(sums + u * 8), acc_bias);
+  }
+  return hsum(_mm256_add_ps(acc, acc_bias));
 }
 
 // One weight row against 4 activation rows: each block decoded once for all four.
@@ -268,7 +310,10 @@ void row_q6_k(const uint8_t* w, float* out, int64_t k) {
 template <typename T>
 QDotKernels kernels(QRowToF32Fn row) {
   QDotKernels k;
-  k.dot = dot_row<T>;
+  if constexpr (T::kSub == 8)
+    k.dot = dot_row_k<T>;
+  else
+    k.dot = dot_row<T>;
   k.x4 = dot_row_x4<T>;
   k.row = row;
   return k;
