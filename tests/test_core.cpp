@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
 #include <cmath>
 #include <cstring>
 
@@ -48,6 +52,45 @@ TEST(ThreadPool, EveryIndexRunsOnce) {
     for (int64_t i = b; i < e; ++i) hit[i]++;
   });
   for (int v : hit) ASSERT_EQ(v, 1);
+}
+
+TEST(ThreadPool, ShareRunsEveryIndexOfItsThreadCountOnce) {
+  ThreadPool pool(3);
+  for (int rep = 0; rep < 100; ++rep) {
+    std::atomic<int> mask{0}, count{0};
+    std::atomic<int> threads{0};
+    pool.share([&](int i, int n) {
+      threads = n;
+      mask.fetch_or(1 << i);
+      ++count;
+    });
+    ASSERT_TRUE(threads == 3 || threads == 1) << threads;
+    ASSERT_EQ(mask.load(), (1 << threads) - 1);
+    ASSERT_EQ(count.load(), threads.load());
+  }
+}
+
+// A worker that is late in every job (as when another process holds its core) makes
+// share() run jobs on the caller alone; after the solo period the workers are tried again.
+TEST(ThreadPool, ShareGoesSoloWhileAWorkerIsLateThenProbesAgain) {
+  const char* fixed = std::getenv("EDGEVL_POOL_FIXED");
+  if (fixed && std::string(fixed) == "1") GTEST_SKIP() << "EDGEVL_POOL_FIXED=1 turns contention handling off";
+  ThreadPool pool(2);
+  std::atomic<bool> slow{true};
+  int solo_calls = 0;
+  for (int j = 0; j < 20; ++j)
+    pool.share([&](int i, int n) {
+      if (n == 1) ++solo_calls;
+      if (i == 1 && slow) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    });
+  // Three late jobs start a 20 ms solo period; the remaining 17 take microseconds.
+  EXPECT_GE(pool.solo_jobs(), 10);
+  EXPECT_EQ(solo_calls, pool.solo_jobs());
+  slow = false;
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  std::atomic<int> widest{0};
+  pool.share([&](int, int n) { widest = n; });
+  EXPECT_EQ(widest.load(), 2) << "the first job after the solo period probes the workers";
 }
 
 TEST(MappedFile, MissingFileNamesPath) {

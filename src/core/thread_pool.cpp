@@ -1,6 +1,9 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
 
 namespace edgevl {
 
@@ -23,7 +26,23 @@ static inline void cpu_relax() {
 #endif
 }
 
+// Contention detection (share()): a job is late when the caller waited on workers for
+// more than kLateSeconds and longer than its own part took (a worker that is merely
+// finishing its last chunk keeps the wait under the caller's own time; one that was
+// preempted makes it a scheduler time slice, ~1-4 ms). kLateJobs late jobs out of
+// kWindowJobs start a solo period, from kSoloFirst doubling up to kSoloMax while the
+// probes after each period still find workers late.
+static constexpr double kLateSeconds = 200e-6, kSoloFirst = 0.02, kSoloMax = 1.0;
+static constexpr int kWindowJobs = 64, kLateJobs = 3;
+
+static int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+  const char* fixed = std::getenv("EDGEVL_POOL_FIXED");
+  adaptive_ = !(fixed && std::strcmp(fixed, "1") == 0);
+  solo_seconds_ = kSoloFirst;
   for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -67,10 +86,44 @@ void ThreadPool::worker(int index) {
 }
 
 void ThreadPool::run(const std::function<void(int, int)>& fn) {
-  if (n_threads_ == 1) {
-    fn(0, 1);
+  double own;
+  run_timed(fn, &own);
+}
+
+void ThreadPool::share(const std::function<void(int, int)>& fn) {
+  if (n_threads_ == 1 || !adaptive_) {
+    run(fn);
     return;
   }
+  if (solo_until_ns_ != 0) {
+    if (now_ns() < solo_until_ns_) {
+      ++solo_jobs_;
+      fn(0, 1);
+      return;
+    }
+    solo_until_ns_ = 0;  // probe the workers again
+    late_in_window_ = jobs_in_window_ = 0;
+  }
+  double own = 0;
+  const double waited = run_timed(fn, &own);
+  if (waited > kLateSeconds && waited > own) ++late_in_window_;
+  if (late_in_window_ >= kLateJobs) {
+    solo_until_ns_ = now_ns() + static_cast<int64_t>(solo_seconds_ * 1e9);
+    solo_seconds_ = std::min(kSoloMax, 2 * solo_seconds_);
+    late_in_window_ = jobs_in_window_ = 0;
+  } else if (++jobs_in_window_ == kWindowJobs) {
+    if (late_in_window_ == 0) solo_seconds_ = kSoloFirst;  // a clean window: workers are on time again
+    late_in_window_ = jobs_in_window_ = 0;
+  }
+}
+
+double ThreadPool::run_timed(const std::function<void(int, int)>& fn, double* own) {
+  if (n_threads_ == 1) {
+    fn(0, 1);
+    *own = 0;
+    return 0;
+  }
+  const int64_t t0 = now_ns();
   {
     std::lock_guard<std::mutex> lk(mu_);
     job_ = &fn;
@@ -84,6 +137,7 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   } catch (...) {
     mine = std::current_exception();
   }
+  const int64_t t1 = now_ns();
   // Wait for every worker even when fn threw: they still use fn.
   for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
     if (spin < kSpin)
@@ -97,8 +151,11 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     theirs = error_;
     error_ = nullptr;
   }
+  *own = static_cast<double>(t1 - t0) * 1e-9;
+  const double waited = static_cast<double>(now_ns() - t1) * 1e-9;
   if (mine) std::rethrow_exception(mine);
   if (theirs) std::rethrow_exception(theirs);
+  return waited;
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
@@ -108,7 +165,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n);
     return;
   }
-  run([&](int i, int t) {
+  share([&](int i, int t) {
     int64_t chunk = (n + t - 1) / t;
     int64_t b = i * chunk, e = std::min(n, b + chunk);
     if (b < e) fn(b, e);

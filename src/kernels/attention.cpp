@@ -138,7 +138,7 @@ void attention_tiled(const AttentionArgs& a, ThreadPool& pool, bool use_gemm) {
   const int64_t tasks = q_tiles * a.n_head;
   // Tasks handed out on demand: causal tiles differ in cost, and a preempted thread takes fewer.
   std::atomic<int64_t> next{0};
-  pool.run([&](int, int) {
+  pool.share([&](int, int) {
     TileState st(a.head_dim);
     for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;)
       attend_tile(a, static_cast<int>(t % a.n_head), (t / a.n_head) * kAttentionTileQ, st, blas, dot);

@@ -30,7 +30,7 @@ bool matmul_gemm(const float* x, int64_t M, const WeightMatrix& W, const float* 
   const int64_t nb = std::max<int64_t>(16, ((N + per_thread * nt - 1) / (per_thread * nt) + 15) / 16 * 16);
   const int64_t panels = (N + nb - 1) / nb;
   std::atomic<int64_t> next{0};
-  pool.run([&](int, int) {
+  pool.share([&](int, int) {
     std::vector<float> panel;
     for (int64_t p; (p = next.fetch_add(1, std::memory_order_relaxed)) < panels;) {
       panel.resize(static_cast<size_t>(nb * K));

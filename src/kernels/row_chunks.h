@@ -23,7 +23,7 @@ void for_row_chunks(ThreadPool* pool, int64_t n, int64_t align, F&& fn) {
   int64_t chunk = (n + nt * 8 - 1) / (nt * 8);  // ~8 chunks per thread
   chunk = std::max(align, (chunk + align - 1) / align * align);
   std::atomic<int64_t> next{0};
-  pool->run([&](int, int) {
+  pool->share([&](int, int) {
     for (;;) {
       const int64_t b = next.fetch_add(chunk, std::memory_order_relaxed);
       if (b >= n) break;
