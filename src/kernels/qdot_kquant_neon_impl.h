@@ -211,7 +211,8 @@ inline int32x4_t sub_dot(const Decoded<T::kSub>& w, int j, const int8_t* a) {
 
 template <typename T, typename D>
 float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
-  // Two accumulators so that consecutive sub-blocks do not wait on one FMA chain.
+  // Two accumulators so that a k-quant block's consecutive sub-blocks do not wait on one
+  // FMA chain (indexed by j, a constant once the loop is unrolled, so both stay registers).
   float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
   float corr = 0;
   const float* sums = d + nb;
@@ -220,7 +221,7 @@ float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
     T::decode(w + u * T::kBytes, &dec);
     for (int j = 0; j < T::kSub; ++j) {
       const int64_t b = u * T::kSub + j;
-      float32x4_t& a = acc[b & 1];
+      float32x4_t& a = acc[j & 1];
       a = vfmaq_n_f32(a, vcvtq_f32_s32(sub_dot<T, D>(dec, j, q + b * kQK)), dec.scale[j] * d[b]);
       corr += dec.bias[j] * sums[b];
     }
