@@ -209,48 +209,57 @@ inline int32x4_t sub_dot(const Decoded<T::kSub>& w, int j, const int8_t* a) {
   return D::dot16(D::dot16(zero, w.q[j].lo, a0), w.q[j].hi, a1);
 }
 
+// Adds one decoded weight block's dot with one activation row to acc (4 float lanes) and
+// *corr; qb, db and sb point at the row's int8 values, scales and scaled sums (d[nb + b])
+// for the block's first sub-block.
+template <typename T, typename D>
+inline float32x4_t block_dot(float32x4_t acc, float* corr, const Decoded<T::kSub>& w, const int8_t* qb, const float* db, const float* sb) {
+  if constexpr (T::kSub == 8) {
+    // The 8 sub-block sums gathered into two vectors (exact: each is below 2^24, see the
+    // top), so that 256 values cost two converts and two FMAs against scale·d_x.
+    int32x4_t s[8];
+    for (int j = 0; j < 8; ++j) s[j] = sub_dot<T, D>(w, j, qb + j * kQK);
+    const int32x4_t lo = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+    const int32x4_t hi = vpaddq_s32(vpaddq_s32(s[4], s[5]), vpaddq_s32(s[6], s[7]));
+    acc = vfmaq_f32(acc, vcvtq_f32_s32(lo), vmulq_f32(vld1q_f32(w.scale), vld1q_f32(db)));
+    acc = vfmaq_f32(acc, vcvtq_f32_s32(hi), vmulq_f32(vld1q_f32(w.scale + 4), vld1q_f32(db + 4)));
+    if (!T::kHalfScales) {  // Q6_K has no bias
+      acc = vfmaq_f32(acc, vld1q_f32(w.bias), vld1q_f32(sb));
+      acc = vfmaq_f32(acc, vld1q_f32(w.bias + 4), vld1q_f32(sb + 4));
+    }
+    return acc;
+  } else {
+    static_assert(T::kSub == 1, "sub-blocks per block: 1 or 8");
+    *corr += w.bias[0] * sb[0];
+    return vfmaq_n_f32(acc, vcvtq_f32_s32(sub_dot<T, D>(w, 0, qb)), w.scale[0] * db[0]);
+  }
+}
+
 template <typename T, typename D>
 float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
-  // Two accumulators so that a k-quant block's consecutive sub-blocks do not wait on one
-  // FMA chain (indexed by j, a constant once the loop is unrolled, so both stay registers).
-  float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
+  float32x4_t acc = vdupq_n_f32(0);
   float corr = 0;
-  const float* sums = d + nb;
   Decoded<T::kSub> dec;
   for (int64_t u = 0; u < nb / T::kSub; ++u) {
     T::decode(w + u * T::kBytes, &dec);
-    for (int j = 0; j < T::kSub; ++j) {
-      const int64_t b = u * T::kSub + j;
-      float32x4_t& a = acc[j & 1];
-      a = vfmaq_n_f32(a, vcvtq_f32_s32(sub_dot<T, D>(dec, j, q + b * kQK)), dec.scale[j] * d[b]);
-      corr += dec.bias[j] * sums[b];
-    }
+    const int64_t b = u * T::kSub;
+    acc = block_dot<T, D>(acc, &corr, dec, q + b * kQK, d + b, d + nb + b);
   }
-  return vaddvq_f32(vaddq_f32(acc[0], acc[1])) + corr;
+  return vaddvq_f32(acc) + corr;
 }
 
 // One weight row against 4 activation rows: each block decoded once for all four.
 template <typename T, typename D>
 void dot_row_x4(const uint8_t* w, const int8_t* q, int64_t qs, const float* d, int64_t ds, int64_t nb, float* out) {
   float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
-  float32x4_t corr = vdupq_n_f32(0);
+  float corr[4] = {0, 0, 0, 0};
   Decoded<T::kSub> dec;
   for (int64_t u = 0; u < nb / T::kSub; ++u) {
     T::decode(w + u * T::kBytes, &dec);
-    for (int j = 0; j < T::kSub; ++j) {
-      const int64_t b = u * T::kSub + j;
-      for (int r = 0; r < 4; ++r)
-        acc[r] = vfmaq_n_f32(acc[r], vcvtq_f32_s32(sub_dot<T, D>(dec, j, q + r * qs + b * kQK)), dec.scale[j] * d[r * ds + b]);
-      if (!T::kHalfScales) {
-        const float* sb = d + nb + b;
-        const float s4[4] = {sb[0], sb[ds], sb[2 * ds], sb[3 * ds]};
-        corr = vfmaq_n_f32(corr, vld1q_f32(s4), dec.bias[j]);
-      }
-    }
+    const int64_t b = u * T::kSub;
+    for (int r = 0; r < 4; ++r) acc[r] = block_dot<T, D>(acc[r], &corr[r], dec, q + r * qs + b * kQK, d + r * ds + b, d + r * ds + nb + b);
   }
-  float c[4];
-  vst1q_f32(c, corr);
-  for (int r = 0; r < 4; ++r) out[r] = vaddvq_f32(acc[r]) + c[r];
+  for (int r = 0; r < 4; ++r) out[r] = vaddvq_f32(acc[r]) + corr[r];
 }
 
 // ---- row widening for sgemm panels: ggml's dequantized values exactly ----------------
