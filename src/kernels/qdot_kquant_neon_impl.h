@@ -11,8 +11,9 @@
 // with d_x·Σ q_a the activation's precomputed block sum. The unsigned types keep their values
 // 0..31 as int8 lanes; Q6_K's values are signed (-32..31) and its per-16 int8 scales multiply
 // the two 16-value integer sums before they become float. Integer ranges: a product is at
-// most 32·127 in magnitude, a 16-value sum 65024, times a Q6_K scale (|sc| <= 128) < 2^24,
-// so every int32 lane, and its conversion to float, is exact.
+// most 32·127 in magnitude (activations are within ±127), a 16-value sum 65024, a scaled
+// 32-value Q6_K sub-block sum 2·65024·128 = 16646144 < 2^24: every int32 lane, every
+// sub-block total, and their conversion to float are exact.
 //
 // The files including this are built with -ffp-contract=off (CMakeLists.txt): the row
 // wideners must round each multiply and add on its own, like ggml's scalar dequantizers;
