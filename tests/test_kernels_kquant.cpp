@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -61,12 +62,14 @@ std::vector<size_t> f16_fields(DType t) {
   }
 }
 
-// rows x cols weights of type t: quantized gaussian data where we have a quantizer, random
-// bytes with sane f16 scales otherwise (every bit pattern of the packed values is legal).
-std::vector<uint8_t> make_weights(const TypeCase& c, int64_t rows, int64_t cols, uint32_t seed) {
+// rows x cols weights of type t: quantized gaussian data where we have a quantizer (unless
+// raw), random bytes with sane f16 scales otherwise. Every bit pattern of the packed values
+// is legal, and random bytes reach what our quantizers never write: Q6_K scales of -128,
+// Q4_K/Q5_K scales and mins of 63 next to values of 0 and the type's maximum.
+std::vector<uint8_t> make_weights(const TypeCase& c, int64_t rows, int64_t cols, uint32_t seed, bool raw = false) {
   const size_t rb = dtype_row_bytes(c.type, cols);
   std::vector<uint8_t> out(rb * rows);
-  if (c.quantizable) {
+  if (c.quantizable && !raw) {
     const auto w = randn(static_cast<size_t>(rows * cols), seed, 0.5f);
     for (int64_t r = 0; r < rows; ++r) quantize_blocks(c.type, w.data() + r * cols, out.data() + r * rb, cols);
     return out;
@@ -125,67 +128,100 @@ TEST(KQuant, UnpackedViewAgreesWithDequantizer) {
   }
 }
 
-TEST(KQuant, EveryKernelTableMatchesScalarReference) {
+namespace {
+
+// Every table's kernels for type c against the scalar reference on two weight rows of k
+// values and four activation rows (the last at the int8 extremes).
+void check_tables_against_reference(const TypeCase& c, int64_t k, bool raw) {
+  SCOPED_TRACE(std::string(dtype_name(c.type)) + " k=" + std::to_string(k) + (raw ? " raw bytes" : " quantized"));
   const QDotTable ref = qdot_table_scalar();
   const auto tables = qdot_tables_available();
-  for (const auto& c : kCases) {
-    const int64_t unit = dtype_block_size(c.type);
-    // One block, odd block counts, and a width like the 2B model's 1536 (k-quants) / 96.
-    for (int64_t k : {unit, 3 * unit, 5 * unit, unit == 32 ? int64_t{96 * 16} : int64_t{6 * 256}}) {
-      const int64_t nb = k / 32;
-      const auto w = make_weights(c, 2, k, 100 + static_cast<uint32_t>(k));
-      const size_t rb = dtype_row_bytes(c.type, k);
-      const auto x = randn(static_cast<size_t>(4 * k), 200 + static_cast<uint32_t>(k), 2.0f);
-      std::vector<int8_t> q(4 * k);
-      std::vector<float> d(4 * 2 * nb);
-      for (int r = 0; r < 4; ++r) quantize_act_reference(x.data() + r * k, q.data() + r * k, d.data() + r * 2 * nb, k);
-      // Tolerance: float reordering of per-block sums; scaled by the sum of |products|.
-      std::vector<float> wf(2 * k);
-      for (int i = 0; i < 2; ++i) dequantize(c.type, w.data() + i * rb, wf.data() + i * k, k);
-      auto tol = [&](int i, int r) {
-        double s = 0;
-        for (int64_t e = 0; e < k; ++e) s += std::fabs(wf[i * k + e] * x[r * k + e]);
-        return static_cast<float>(2e-5 * s + 1e-6);
-      };
-      const QDotKernels kr = ref.for_type(c.type);
-      ASSERT_TRUE(kr.dot && kr.x4 && kr.x2x4 && kr.row) << dtype_name(c.type);
-      float want[2][4];
-      for (int i = 0; i < 2; ++i)
-        for (int r = 0; r < 4; ++r) want[i][r] = kr.dot(w.data() + i * rb, q.data() + r * k, d.data() + r * 2 * nb, nb);
-      // The integer dot against the f32 dot on dequantized weights: only activation rounding apart.
+  const int64_t nb = k / 32;
+  const auto w = make_weights(c, 2, k, 100 + static_cast<uint32_t>(k), raw);
+  const size_t rb = dtype_row_bytes(c.type, k);
+  auto x = randn(static_cast<size_t>(4 * k), 200 + static_cast<uint32_t>(k), 2.0f);
+  // Activation row 3 at the int8 extremes: every value quantizes to +-127.
+  for (int64_t e = 0; e < k; ++e) x[3 * k + e] = (e * 7 + e / 5) % 3 == 0 ? -1.5f : 1.5f;
+  std::vector<int8_t> q(4 * k);
+  std::vector<float> d(4 * 2 * nb);
+  for (int r = 0; r < 4; ++r) quantize_act_reference(x.data() + r * k, q.data() + r * k, d.data() + r * 2 * nb, k);
+  // Tolerance: float reordering of per-block sums; scaled by the sum of |products|.
+  std::vector<float> wf(2 * k);
+  for (int i = 0; i < 2; ++i) dequantize(c.type, w.data() + i * rb, wf.data() + i * k, k);
+  auto tol = [&](int i, int r) {
+    double s = 0;
+    for (int64_t e = 0; e < k; ++e) s += std::fabs(wf[i * k + e] * x[r * k + e]);
+    return static_cast<float>(2e-5 * s + 1e-6);
+  };
+  const QDotKernels kr = ref.for_type(c.type);
+  ASSERT_TRUE(kr.dot && kr.x4 && kr.x2x4 && kr.row) << dtype_name(c.type);
+  float want[2][4];
+  for (int i = 0; i < 2; ++i)
+    for (int r = 0; r < 4; ++r) want[i][r] = kr.dot(w.data() + i * rb, q.data() + r * k, d.data() + r * 2 * nb, nb);
+  // The integer dot against the f32 dot on dequantized weights: only activation rounding apart.
+  for (int r = 0; r < 4; ++r) {
+    double exact = 0, mag = 0;
+    for (int64_t e = 0; e < k; ++e) exact += static_cast<double>(wf[e]) * x[r * k + e], mag += std::fabs(wf[e] * x[r * k + e]);
+    EXPECT_NEAR(want[0][r], exact, 0.02 * mag + 1e-5) << dtype_name(c.type) << " k=" << k;
+  }
+  std::vector<float> widened(k);
+  for (const auto& t : tables) {
+    const QDotKernels kt = t.for_type(c.type);
+    ASSERT_TRUE(kt.dot) << t.name << " " << dtype_name(c.type);
+    for (int i = 0; i < 2; ++i)
       for (int r = 0; r < 4; ++r) {
-        double exact = 0, mag = 0;
-        for (int64_t e = 0; e < k; ++e) exact += static_cast<double>(wf[e]) * x[r * k + e], mag += std::fabs(wf[e] * x[r * k + e]);
-        EXPECT_NEAR(want[0][r], exact, 0.02 * mag + 1e-5) << dtype_name(c.type) << " k=" << k;
+        const float got = kt.dot(w.data() + i * rb, q.data() + r * k, d.data() + r * 2 * nb, nb);
+        EXPECT_NEAR(got, want[i][r], tol(i, r)) << t.name << " " << dtype_name(c.type) << " k=" << k;
+        EXPECT_FALSE(std::isnan(got));
       }
-      std::vector<float> widened(k);
-      for (const auto& t : tables) {
-        const QDotKernels kt = t.for_type(c.type);
-        ASSERT_TRUE(kt.dot) << t.name << " " << dtype_name(c.type);
-        for (int i = 0; i < 2; ++i)
-          for (int r = 0; r < 4; ++r) {
-            const float got = kt.dot(w.data() + i * rb, q.data() + r * k, d.data() + r * 2 * nb, nb);
-            EXPECT_NEAR(got, want[i][r], tol(i, r)) << t.name << " " << dtype_name(c.type) << " k=" << k;
-            EXPECT_FALSE(std::isnan(got));
-          }
-        if (kt.x4) {
-          float out[4];
-          kt.x4(w.data() + rb, q.data(), k, d.data(), 2 * nb, nb, out);
-          for (int r = 0; r < 4; ++r) EXPECT_NEAR(out[r], want[1][r], tol(1, r)) << t.name << " x4 " << dtype_name(c.type);
-        }
-        if (kt.x2x4) {
-          float out[8];
-          kt.x2x4(w.data(), static_cast<int64_t>(rb), q.data(), k, d.data(), 2 * nb, nb, out);
-          for (int i = 0; i < 2; ++i)
-            for (int r = 0; r < 4; ++r) EXPECT_NEAR(out[i * 4 + r], want[i][r], tol(i, r)) << t.name << " 2x4 " << dtype_name(c.type);
-        }
-        if (kt.row) {
-          kt.row(w.data() + rb, widened.data(), k);
-          EXPECT_EQ(std::memcmp(widened.data(), wf.data() + k, k * sizeof(float)), 0) << t.name << " row " << dtype_name(c.type);
-        }
-      }
+    if (kt.x4) {
+      float out[4];
+      kt.x4(w.data() + rb, q.data(), k, d.data(), 2 * nb, nb, out);
+      for (int r = 0; r < 4; ++r) EXPECT_NEAR(out[r], want[1][r], tol(1, r)) << t.name << " x4 " << dtype_name(c.type);
+    }
+    if (kt.x2x4) {
+      float out[8];
+      kt.x2x4(w.data(), static_cast<int64_t>(rb), q.data(), k, d.data(), 2 * nb, nb, out);
+      for (int i = 0; i < 2; ++i)
+        for (int r = 0; r < 4; ++r) EXPECT_NEAR(out[i * 4 + r], want[i][r], tol(i, r)) << t.name << " 2x4 " << dtype_name(c.type);
+    }
+    if (kt.row) {
+      kt.row(w.data() + rb, widened.data(), k);
+      EXPECT_EQ(std::memcmp(widened.data(), wf.data() + k, k * sizeof(float)), 0) << t.name << " row " << dtype_name(c.type);
     }
   }
+}
+
+}  // namespace
+
+TEST(KQuant, EveryKernelTableMatchesScalarReference) {
+  for (const auto& c : kCases) {
+    const int64_t unit = dtype_block_size(c.type);
+    // One block, odd block counts, and a width like the 2B model's 1536 (k-quants) / 96;
+    // quantized and raw random weights (make_weights gives the latter alone for Q2_K/Q3_K).
+    for (int64_t k : {unit, 3 * unit, 5 * unit, unit == 32 ? int64_t{96 * 16} : int64_t{6 * 256}})
+      for (bool raw : {false, true})
+        if (c.quantizable || raw) check_tables_against_reference(c, k, raw);
+  }
+}
+
+// A SIMD table that kept the scalar kernels would pass the comparison above trivially: each
+// one the CPU runs must bring its own dot, x4 and row widener for the types edgevl writes
+// (Q2_K/Q3_K have scalar kernels only).
+TEST(KQuant, EverySimdTableHasItsOwnKernelsForTheTypesEdgevlWrites) {
+  const QDotTable ref = qdot_table_scalar();
+  const auto tables = qdot_tables_available();
+  ASSERT_FALSE(tables.empty());
+  ASSERT_STREQ(tables[0].name, "scalar");
+  if (tables.size() < 2) GTEST_SKIP() << "this CPU runs the scalar kernels only";
+  for (size_t i = 1; i < tables.size(); ++i)
+    for (const auto& c : kCases) {
+      if (!c.quantizable) continue;
+      const QDotKernels k = tables[i].for_type(c.type), r = ref.for_type(c.type);
+      EXPECT_NE(k.dot, r.dot) << tables[i].name << " " << dtype_name(c.type);
+      EXPECT_TRUE(k.x4 && k.x4 != r.x4) << tables[i].name << " " << dtype_name(c.type);
+      EXPECT_TRUE(k.row && k.row != r.row) << tables[i].name << " " << dtype_name(c.type);
+    }
 }
 
 TEST(KQuant, MatmulMatchesReferenceOnEveryPath) {

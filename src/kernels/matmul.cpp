@@ -61,8 +61,16 @@ std::vector<QDotTable> qdot_tables_available() {
 #endif
 #if defined(__aarch64__)
   const auto& f = cpu_features();
-  if (f.neon) t.push_back(with_scalar_fallbacks(qdot_table_neon()));
-  if (f.neon && f.dotprod) t.push_back(with_scalar_fallbacks(qdot_table_neon_dotprod()));
+  if (f.neon) {
+    QDotTable n = qdot_table_neon();
+    add_kquant_kernels_neon(&n);
+    t.push_back(with_scalar_fallbacks(n));
+  }
+  if (f.neon && f.dotprod) {
+    QDotTable n = qdot_table_neon_dotprod();
+    add_kquant_kernels_neon_dotprod(&n);
+    t.push_back(with_scalar_fallbacks(n));
+  }
 #endif
   return t;
 }

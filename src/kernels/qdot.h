@@ -70,6 +70,8 @@ void add_kquant_kernels_avx2(QDotTable* t);  // the types beyond Q8_0/Q4_0, same
 #if defined(__aarch64__)
 QDotTable qdot_table_neon();          // any AArch64 (NEON is baseline)
 QDotTable qdot_table_neon_dotprod();  // needs the dotprod extension (ARMv8.2+, e.g. Cortex-A55/A76)
+void add_kquant_kernels_neon(QDotTable* t);          // the types beyond Q8_0/Q4_0, any AArch64
+void add_kquant_kernels_neon_dotprod(QDotTable* t);  // the same with dotprod
 #endif
 
 const QDotTable& qdot_table_best();
