@@ -238,6 +238,43 @@ float dot_row_k(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
   return hsum(_mm256_add_ps(acc, acc_bias));
 }
 
+// Q6_K decode dot, fused: each 128-value half is decoded and multiplied at once, since a
+// whole decoded block (8 value and 8 scale vectors) does not fit the 16 AVX2 registers.
+float dot_row_q6k(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30), off = _mm256_set1_epi8(32);
+  const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t u = 0; u < nb / 8; ++u) {
+    const uint8_t* b = w + u * sizeof(BlockQ6_K);
+    _mm_prefetch(reinterpret_cast<const char*>(b) + 1024, _MM_HINT_T0);
+    const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+    const int8_t* qb = q + u * 8 * kQK;
+    __m256i half[2];
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l0 = load32(b + 64 * h), l1 = load32(b + 64 * h + 32), hh = load32(b + 128 + 32 * h);
+      const __m256i v[4] = {
+          _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(hh, 4), two)), off),
+          _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(hh, 2), two)), off),
+          _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hh, two)), off),
+          _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(hh, 2), two)),
+                          off)};
+      __m256i p[4];
+      for (int i = 0; i < 4; ++i) {
+        const int j = 4 * h + i;
+        const __m256i a = load32(qb + j * kQK);
+        const __m256i sc = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(s16, _mm256_set1_epi32(j)), pick);
+        p[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(v[i], v[i]), _mm256_sign_epi8(a, v[i])), sc);
+      }
+      // Low half: the first four lanes' sums of sub-blocks 4h..4h+3; high half: the last four.
+      half[h] = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    }
+    const __m256i sums =
+        _mm256_add_epi32(_mm256_permute2x128_si256(half[0], half[1], 0x20), _mm256_permute2x128_si256(half[0], half[1], 0x31));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(_mm256_set1_ps(f16_at(b + 208)), _mm256_loadu_ps(d + u * 8)), acc);
+  }
+  return hsum(acc);
+}
+
 // One weight row against 4 activation rows: each block decoded once for all four.
 template <typename T>
 void dot_row_x4(const uint8_t* w, const int8_t* q, int64_t qs, const float* d, int64_t ds, int64_t nb, float* out) {
@@ -328,6 +365,7 @@ void add_kquant_kernels_avx2(QDotTable* t) {
   t->q4_k = kernels<Q4K>(row_affine<Q4K>);
   t->q5_k = kernels<Q5K>(row_affine<Q5K>);
   t->q6_k = kernels<Q6K>(row_q6_k);
+  t->q6_k.dot = dot_row_q6k;
 }
 
 }  // namespace edgevl
