@@ -48,6 +48,14 @@ inline float f16_to_f32(uint16_t h) {
   return f;
 }
 
+// An IEEE half stored (unaligned, little-endian) at p, as float: the scale field of a
+// quantized block.
+inline float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+
 // Round to nearest even (IEEE), matching numpy/torch .half().
 inline uint16_t f32_to_f16(float f) {
   uint32_t u;

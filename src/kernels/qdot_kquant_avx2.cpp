@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/kquant.h"
 #include "kernels/avx2_util.h"
@@ -140,36 +141,43 @@ struct QK45 {
 using Q4K = QK45<false>;
 using Q5K = QK45<true>;
 
+// Q6_K's signed values (-32..31) of sub-blocks 4h..4h+3 of block b: value 128h + 32i + l is
+// a nibble of ql (i odd: the second 32 bytes; i >= 2: the high nibble) with bits 2i..2i+1
+// of qh[l] as its bits 4..5.
+inline void q6k_half(const uint8_t* b, int h, __m256i v[4]) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30), off = _mm256_set1_epi8(32);
+  const __m256i l0 = load32(b + 64 * h), l1 = load32(b + 64 * h + 32), hh = load32(b + 128 + 32 * h);
+  v[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(hh, 4), two));
+  v[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(hh, 2), two));
+  v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hh, two));
+  v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(hh, 2), two));
+  for (int i = 0; i < 4; ++i) v[i] = _mm256_sub_epi8(v[i], off);
+}
+
+// Q6_K's 16 int8 scales (at b + 192), sign-extended to int16.
+inline __m256i q6k_scales16(const uint8_t* b) {
+  return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+}
+
+// Scale 2j in the eight int16 lanes of the low half, 2j + 1 in the high half (the madd
+// factor of sub-block j). Scales 2j and 2j + 1 form int32 lane j of s16: broadcast it,
+// then pick its low int16 for the low half and its high one for the high half.
+inline __m256i q6k_sc16(__m256i s16, int j) {
+  const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+  return _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(s16, _mm256_set1_epi32(j)), pick);
+}
+
 struct Q6K {
   static constexpr int kSub = 8;
   static constexpr size_t kBytes = sizeof(BlockQ6_K);
   static constexpr bool kSigned = true;
   static void decode(const uint8_t* b, Decoded<8>* o) {
-    const uint8_t* ql = b;
-    const uint8_t* qh = b + 128;
-    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+    q6k_half(b, 0, o->q);
+    q6k_half(b, 1, o->q + 4);
+    const __m256i s16 = q6k_scales16(b);
     const float d = f16_at(b + 208);
-    const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30), off = _mm256_set1_epi8(32);
-    for (int h = 0; h < 2; ++h) {
-      const __m256i l0 = load32(ql + 64 * h), l1 = load32(ql + 64 * h + 32), hh = load32(qh + 32 * h);
-      // Value 128h + 32i + l: nibble of ql (i odd: second 32 bytes; i >= 2: high nibble),
-      // bits 2i..2i+1 of qh[l] moved to bits 4..5.
-      const __m256i v0 = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(hh, 4), two));
-      const __m256i v1 = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(hh, 2), two));
-      const __m256i v2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hh, two));
-      const __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(hh, 2), two));
-      o->q[4 * h + 0] = _mm256_sub_epi8(v0, off);
-      o->q[4 * h + 1] = _mm256_sub_epi8(v1, off);
-      o->q[4 * h + 2] = _mm256_sub_epi8(v2, off);
-      o->q[4 * h + 3] = _mm256_sub_epi8(v3, off);
-    }
-    // sc16[j]: scale 2j in the eight int16 lanes of the low half, 2j + 1 in the high half.
-    // Sign-extended to int16, scales 2j and 2j + 1 form int32 lane j: broadcast it, then
-    // pick its low int16 for the low half and its high one for the high half.
-    const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
-    const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
     for (int j = 0; j < 8; ++j) {
-      o->sc16[j] = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(s16, _mm256_set1_epi32(j)), pick);
+      o->sc16[j] = q6k_sc16(s16, j);
       o->scale[j] = d;
       o->bias[j] = 0;
     }
@@ -214,13 +222,13 @@ inline __m256i lane_sums8(const __m256i v[8]) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
 }
 
-// Decode dot for the 256-value types (Q4_K, Q5_K, Q6_K): the eight sub-block integer sums
-// of a block are gathered into one vector, so each block costs one int->float conversion
-// and one FMA against the eight (weight scale x activation scale) products, and the
-// Q4_K/Q5_K mins one FMA against the eight activation block sums.
+// Decode dot for Q4_K/Q5_K: the eight sub-block integer sums of a block are gathered into
+// one vector, so each block costs one int->float conversion and one FMA against the eight
+// (weight scale x activation scale) products, and the mins one FMA against the eight
+// activation block sums.
 template <typename T>
 float dot_row_k(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
-  static_assert(T::kSub == 8, "256-value blocks");
+  static_assert(T::kSub == 8 && !T::kSigned, "Q4_K/Q5_K");
   __m256 acc = _mm256_setzero_ps(), acc_bias = _mm256_setzero_ps();
   const float* sums = d + nb;
   Decoded<8> dec;
@@ -233,7 +241,7 @@ float dot_row_k(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
     for (int j = 0; j < 8; ++j) part[j] = mul<T>(dec, j, load32(qb + j * kQK));
     const __m256 dx = _mm256_loadu_ps(d + u * 8);
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lane_sums8(part)), _mm256_mul_ps(_mm256_loadu_ps(dec.scale), dx), acc);
-    if (!T::kSigned) acc_bias = _mm256_fmadd_ps(_mm256_loadu_ps(dec.bias), _mm256_loadu_ps(sums + u * 8), acc_bias);
+    acc_bias = _mm256_fmadd_ps(_mm256_loadu_ps(dec.bias), _mm256_loadu_ps(sums + u * 8), acc_bias);
   }
   return hsum(_mm256_add_ps(acc, acc_bias));
 }
@@ -241,29 +249,20 @@ float dot_row_k(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
 // Q6_K decode dot, fused: each 128-value half is decoded and multiplied at once, since a
 // whole decoded block (8 value and 8 scale vectors) does not fit the 16 AVX2 registers.
 float dot_row_q6k(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30), off = _mm256_set1_epi8(32);
-  const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t u = 0; u < nb / 8; ++u) {
     const uint8_t* b = w + u * sizeof(BlockQ6_K);
     _mm_prefetch(reinterpret_cast<const char*>(b) + 1024, _MM_HINT_T0);
-    const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+    const __m256i s16 = q6k_scales16(b);
     const int8_t* qb = q + u * 8 * kQK;
     __m256i half[2];
     for (int h = 0; h < 2; ++h) {
-      const __m256i l0 = load32(b + 64 * h), l1 = load32(b + 64 * h + 32), hh = load32(b + 128 + 32 * h);
-      const __m256i v[4] = {
-          _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(hh, 4), two)), off),
-          _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(hh, 2), two)), off),
-          _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hh, two)), off),
-          _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(hh, 2), two)),
-                          off)};
-      __m256i p[4];
+      __m256i v[4], p[4];
+      q6k_half(b, h, v);
       for (int i = 0; i < 4; ++i) {
         const int j = 4 * h + i;
         const __m256i a = load32(qb + j * kQK);
-        const __m256i sc = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(s16, _mm256_set1_epi32(j)), pick);
-        p[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(v[i], v[i]), _mm256_sign_epi8(a, v[i])), sc);
+        p[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(v[i], v[i]), _mm256_sign_epi8(a, v[i])), q6k_sc16(s16, j));
       }
       // Low half: the first four lanes' sums of sub-blocks 4h..4h+3; high half: the last four.
       half[h] = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
@@ -347,7 +346,9 @@ void row_q6_k(const uint8_t* w, float* out, int64_t k) {
 template <typename T>
 QDotKernels kernels(QRowToF32Fn row) {
   QDotKernels k;
-  if constexpr (T::kSub == 8)
+  if constexpr (std::is_same_v<T, Q6K>)
+    k.dot = dot_row_q6k;
+  else if constexpr (T::kSub == 8)
     k.dot = dot_row_k<T>;
   else
     k.dot = dot_row<T>;
@@ -365,7 +366,6 @@ void add_kquant_kernels_avx2(QDotTable* t) {
   t->q4_k = kernels<Q4K>(row_affine<Q4K>);
   t->q5_k = kernels<Q5K>(row_affine<Q5K>);
   t->q6_k = kernels<Q6K>(row_q6_k);
-  t->q6_k.dot = dot_row_q6k;
 }
 
 }  // namespace edgevl

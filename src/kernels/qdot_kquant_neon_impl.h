@@ -32,12 +32,6 @@
 namespace edgevl {
 namespace {
 
-inline float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return f16_to_f32(h);
-}
-
 // 32 weight values of one sub-block: values 0..15 and 16..31.
 struct Sub32 {
   int8x16_t lo, hi;

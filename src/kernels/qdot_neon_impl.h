@@ -16,13 +16,6 @@
 namespace edgevl {
 namespace {
 
-
-inline float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return f16_to_f32(h);
-}
-
 // A weight block as two int8x16 halves (elements 0..15 and 16..31).
 struct Q8W {
   static constexpr size_t kBytes = sizeof(BlockQ8_0);
