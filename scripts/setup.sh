@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config
   nlohmann-json3-dev libpcre2-dev libutf8proc-dev libstb-dev libopenblas-dev
+  libsimde-dev  # SIMDe: the AVX-512 kernels are also tested under its emulation (tests/test_kernels_qgemm_avx512.cpp)
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libcli11-dev
   tmux

@@ -16,10 +16,10 @@ namespace edgevl {
 
 namespace {
 
-// Writes the 8 f32 scales of block b (zero for padded rows) and returns where the quants go.
-template <typename Block>
+// Writes the Rows f32 scales of block b (zero for padded rows) and returns where the quants go.
+template <typename Block, int Rows>
 uint8_t* put_scales(const WeightMatrix& W, int64_t n0, int64_t rows, int64_t b, uint8_t* out) {
-  float s[kX8Rows] = {};
+  float s[Rows] = {};
   for (int64_t i = 0; i < rows; ++i) {
     uint16_t h;
     std::memcpy(&h, W.row(n0 + i) + b * sizeof(Block), 2);
@@ -29,17 +29,21 @@ uint8_t* put_scales(const WeightMatrix& W, int64_t n0, int64_t rows, int64_t b, 
   return out + sizeof s;
 }
 
-// Quants of padded rows: zero bytes (their scale is zero too, so they add nothing).
-template <typename Block, int Vectors>
-void pack_x8(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) {
-  constexpr size_t kBlockBytes = kX8Rows * sizeof(float) + Vectors * 32;
+// Rows weight rows per group, Vectors vectors of Rows x 4 bytes per block; every quant byte is
+// XOR-ed with Flip (0x80 turns Q8_0's signed bytes into w + 128). Padded rows: zero quants
+// and zero scales, so they add nothing.
+template <typename Block, int Vectors, int Rows, uint8_t Flip>
+void pack_interleaved(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) {
+  constexpr size_t kVectorBytes = 4 * Rows;
+  constexpr size_t kBlockBytes = Rows * sizeof(float) + Vectors * kVectorBytes;
   const int64_t nb = W.cols / kQK;
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* o = put_scales<Block>(W, n0, rows, b, out + b * kBlockBytes);
-    std::memset(o, 0, Vectors * 32);
+    uint8_t* o = put_scales<Block, Rows>(W, n0, rows, b, out + b * kBlockBytes);
+    std::memset(o, 0, Vectors * kVectorBytes);
     for (int64_t i = 0; i < rows; ++i) {
       const uint8_t* qs = W.row(n0 + i) + b * sizeof(Block) + 2;
-      for (int v = 0; v < Vectors; ++v) std::memcpy(o + v * 32 + 4 * i, qs + 4 * v, 4);
+      for (int v = 0; v < Vectors; ++v)
+        for (int e = 0; e < 4; ++e) o[v * kVectorBytes + 4 * i + e] = static_cast<uint8_t>(qs[4 * v + e] ^ Flip);
     }
   }
 }
@@ -75,8 +79,18 @@ void panel_scalar(const uint8_t* g, int64_t nb, const QGemmActs& a, int64_t m, c
 
 }  // namespace
 
-void pack_q8_0_x8(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) { pack_x8<BlockQ8_0, 8>(W, n0, rows, out); }
-void pack_q4_0_x8(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) { pack_x8<BlockQ4_0, 4>(W, n0, rows, out); }
+void pack_q8_0_x8(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) {
+  pack_interleaved<BlockQ8_0, 8, kX8Rows, 0>(W, n0, rows, out);
+}
+void pack_q4_0_x8(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) {
+  pack_interleaved<BlockQ4_0, 4, kX8Rows, 0>(W, n0, rows, out);
+}
+void pack_q8_0_x16(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) {
+  pack_interleaved<BlockQ8_0, 8, kX16Rows, 0x80>(W, n0, rows, out);
+}
+void pack_q4_0_x16(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) {
+  pack_interleaved<BlockQ4_0, 4, kX16Rows, 0>(W, n0, rows, out);
+}
 
 QGemmKernels QGemmTable::for_type(DType t) const {
   if (t == DType::Q8_0) return q8_0;
@@ -97,6 +111,7 @@ std::vector<QGemmTable> qgemm_tables_available() {
 #if defined(__x86_64__)
   const auto& f = cpu_features();
   if (f.avx2 && f.fma && f.f16c) t.push_back(qgemm_table_avx2());
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.fma && f.f16c) t.push_back(qgemm_table_avx512());
 #endif
   return t;
 }
