@@ -57,6 +57,11 @@ std::vector<QDotTable> qdot_tables_available() {
     QDotTable a = qdot_table_avx2();
     add_kquant_kernels_avx2(&a);
     t.push_back(with_scalar_fallbacks(a));
+    if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) {
+      QDotTable v = qdot_table_avx512();
+      add_kquant_kernels_avx2(&v);
+      t.push_back(with_scalar_fallbacks(v));
+    }
   }
 #endif
 #if defined(__aarch64__)

@@ -4,7 +4,7 @@
 // scale each (round to nearest even of x/d, d = amax/127), then every weight row is dotted
 // with it in integer arithmetic, one multiply by d_w·d_x per block.
 //
-// Variants: scalar (the reference), AVX2 (maddubs), NEON (vdotq_s32 with dotprod, plain
+// Variants: scalar (the reference), AVX2 (maddubs), AVX-512 VNNI (vpdpbusd, row dots), NEON (vdotq_s32 with dotprod, plain
 // widening multiplies without). matmul.cpp picks one table from the CPU features.
 #pragma once
 #include <cstdint>
@@ -66,6 +66,7 @@ QDotTable qdot_table_scalar();
 #if defined(__x86_64__)
 QDotTable qdot_table_avx2();  // needs avx2+fma+f16c
 void add_kquant_kernels_avx2(QDotTable* t);  // the types beyond Q8_0/Q4_0, same requirement
+QDotTable qdot_table_avx512();  // the AVX2 table with AVX-512 VNNI Q8_0/Q4_0 row dots; needs avx512f+bw+vl+vnni too
 #endif
 #if defined(__aarch64__)
 QDotTable qdot_table_neon();          // any AArch64 (NEON is baseline)
