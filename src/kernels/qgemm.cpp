@@ -42,8 +42,14 @@ void pack_interleaved(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* 
     std::memset(o, 0, Vectors * kVectorBytes);
     for (int64_t i = 0; i < rows; ++i) {
       const uint8_t* qs = W.row(n0 + i) + b * sizeof(Block) + 2;
-      for (int v = 0; v < Vectors; ++v)
-        for (int e = 0; e < 4; ++e) o[v * kVectorBytes + 4 * i + e] = static_cast<uint8_t>(qs[4 * v + e] ^ Flip);
+      for (int v = 0; v < Vectors; ++v) {
+        uint8_t* dst = o + v * kVectorBytes + 4 * i;
+        if constexpr (Flip == 0) {
+          std::memcpy(dst, qs + 4 * v, 4);
+        } else {
+          for (int e = 0; e < 4; ++e) dst[e] = static_cast<uint8_t>(qs[4 * v + e] ^ Flip);
+        }
+      }
     }
   }
 }

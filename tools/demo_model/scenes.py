@@ -10,7 +10,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
-SIZE = 140  # the model's image size: 10x10 patches, 25 image tokens
+SIZE = 84  # the model's image size: 6x6 patches, 3x3 image tokens, one per cell of the 3x3 grid
 
 SHAPES = ["circle", "square", "triangle", "star", "cross"]
 SHAPES_ZH = {"circle": "圆形", "square": "正方形", "triangle": "三角形", "star": "星形", "cross": "十字形"}

@@ -26,8 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOKDIR = os.path.join(HERE, "..", "..", "..", "shared", "fixtures", "tokenizer")
 SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
 VISION_START, VISION_END, IMAGE_PAD, IM_END = 151652, 151653, 151655, 151645
-GRID = scenes.SIZE // 14          # 10x10 patches
-MERGED = GRID // 2                # 5x5 image tokens
+GRID = scenes.SIZE // 14          # 6x6 patches
+MERGED = GRID // 2                # 3x3 image tokens: token k covers exactly cell k of the scene grid
+assert MERGED == 3, "the per-token perception probe needs one image token per cell"
 
 
 def build_sequence(tok, turns):
@@ -63,17 +64,21 @@ def build_sequence(tok, turns):
     return ids, pos, labels, image_slots
 
 
-# Auxiliary perception targets: what a picture holds, as class ids. Training-only: a linear probe
-# on the 25 visual tokens must read these out, which teaches the vision tower to see much
-# faster than the answer tokens alone (their gradient reaches the tower only through the
-# language model). The probe is dropped at save: the saved model is plain Qwen2-VL.
+# Auxiliary perception targets: what a picture holds, as class ids. Training-only probes must
+# read these out of the visual tokens, which teaches the vision tower to see much faster than
+# the answer tokens alone (their gradient reaches the tower only through the language model):
+# one linear layer shared by the 9 tokens reads each token's own cell (shape kind and colour),
+# so every token carries what its cell holds; one over all 9 tokens reads the background.
+# The probes are dropped at save: the saved model is plain Qwen2-VL.
 KINDS = ["none"] + scenes.SHAPES
 COLOURS = ["none"] + sorted(scenes.COLORS)
 BGS = sorted(scenes.BACKGROUNDS)
-AUX_CLASSES = [len(KINDS)] * 9 + [len(COLOURS)] * 9 + [len(BGS), len(BGS) + 1, 2]
+CELL_CLASSES = [len(KINDS), len(COLOURS)]
+BG_CLASSES = [len(BGS), len(BGS) + 1, 2]
 
 
 def perception_targets(scene):
+    """-> [kind of cell 0..8, colour of cell 0..8, first background, second background, split]"""
     kind, colour = [0] * 9, [0] * 9
     for sh in scene["shapes"]:
         kind[sh["cell"]] = KINDS.index(sh["kind"])
@@ -81,6 +86,27 @@ def perception_targets(scene):
     bg = scene["bg"]
     second = BGS.index(bg[1]) + 1 if len(bg) == 2 else 0
     return kind + colour + [BGS.index(bg[0]), second, int(scene["split"] == "h" and len(bg) == 2)]
+
+
+class Probes(torch.nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.cell = torch.nn.Linear(dim, sum(CELL_CLASSES))
+        self.bg = torch.nn.Linear(9 * dim, sum(BG_CLASSES))
+
+    def loss(self, v, aux):
+        """v: [n_img, 9, dim] visual tokens; aux: [n_img, 21] perception_targets."""
+        ce = torch.nn.functional.cross_entropy
+        zc = self.cell(v)                                   # [n, 9, kinds + colours]
+        nk = CELL_CLASSES[0]
+        terms = [ce(zc[..., :nk].reshape(-1, nk), aux[:, :9].reshape(-1)),
+                 ce(zc[..., nk:].reshape(-1, CELL_CLASSES[1]), aux[:, 9:18].reshape(-1))]
+        zb = self.bg(v.reshape(v.shape[0], -1))
+        off = 0
+        for k, n in enumerate(BG_CLASSES):
+            terms.append(ce(zb[:, off:off + n], aux[:, 18 + k]))
+            off += n
+        return sum(terms) / len(terms)
 
 
 def make_dialogues(seed, n):
@@ -114,15 +140,8 @@ def batch_tensors(tok, dialogues, remap):
 
 def forward_loss(model, E, n_unused, ids, pos, lab, keym, slots, pix, aux, probe, aux_weight):
     x = E[ids]
-    v = model.visual(pix, GRID, GRID)  # [n_img, 25, H]
-    aux_loss = torch.zeros(())
-    if aux_weight > 0:
-        z = probe(v.reshape(v.shape[0], -1))
-        off = 0
-        for k, n in enumerate(AUX_CLASSES):
-            aux_loss = aux_loss + torch.nn.functional.cross_entropy(z[:, off:off + n], aux[:, k])
-            off += n
-        aux_loss = aux_loss / len(AUX_CLASSES)
+    v = model.visual(pix, GRID, GRID)  # [n_img, 9, H]
+    aux_loss = probe.loss(v, aux) if aux_weight > 0 else torch.zeros(())
     x = x.clone()
     for k, (b, s) in enumerate(slots):
         x[b, s:s + MERGED * MERGED] = v[k]
@@ -149,6 +168,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--init", help="continue from a model directory this script wrote (a second stage)")
     ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--layers", type=int, default=4, help="decoder layers (hidden 64 keeps the file small)")
     ap.add_argument("--turns", help="turns per training dialogue, drawn from this comma-separated list "
                     "(default: scenes.dialogue's own mix, 1-4 turns)")
     ap.add_argument("--aux-weight", type=float, default=1.0,
@@ -160,7 +180,7 @@ def main():
     t0 = time.time()
     tok = Tokenizer(os.path.join(TOKDIR, "tokenizer.json"))
 
-    cfg = make_config(hidden=64, layers=4, heads=4, kv_heads=2, inter=256, mrope=(2, 3, 3),
+    cfg = make_config(hidden=64, layers=args.layers, heads=4, kv_heads=2, inter=256, mrope=(2, 3, 3),
                       v_dim=64, v_depth=3, v_heads=4)
     model = Qwen2VL(cfg)
     # the vocabulary the data uses: a large sample of dialogues (training and held-out use the same templates)
@@ -190,7 +210,7 @@ def main():
             state = {k: v for k, v in prev.state_dict().items() if not k.startswith("embed_tokens")}
             model.load_state_dict(state)
         print(f"continuing from {args.init}", flush=True)
-    probe = torch.nn.Linear(MERGED * MERGED * 64, sum(AUX_CLASSES))
+    probe = Probes(64)
     params = [E] + list(model.parameters()) + list(probe.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     warm = args.warmup
