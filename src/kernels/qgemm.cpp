@@ -91,6 +91,9 @@ void pack_q8_0_x8(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out)
 void pack_q4_0_x8(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) {
   pack_interleaved<BlockQ4_0, 4, kX8Rows, 0>(W, n0, rows, out);
 }
+void pack_q8_0_x8u(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) {
+  pack_interleaved<BlockQ8_0, 8, kX8Rows, 0x80>(W, n0, rows, out);
+}
 void pack_q8_0_x16(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out) {
   pack_interleaved<BlockQ8_0, 8, kX16Rows, 0x80>(W, n0, rows, out);
 }
@@ -117,6 +120,7 @@ std::vector<QGemmTable> qgemm_tables_available() {
 #if defined(__x86_64__)
   const auto& f = cpu_features();
   if (f.avx2 && f.fma && f.f16c) t.push_back(qgemm_table_avx2());
+  if (f.avx2 && f.fma && f.f16c && f.avx_vnni) t.push_back(qgemm_table_avxvnni());
   if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.fma && f.f16c) t.push_back(qgemm_table_avx512());
 #endif
   return t;

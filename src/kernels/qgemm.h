@@ -11,10 +11,10 @@
 //   Q8_0: 8 vectors, vector j = bytes qs[4j, 4j+4) of each row (elements 4j..4j+3).
 //   Q4_0: 4 vectors, vector c = bytes qs[4c, 4c+4) of each row: the low nibbles are
 //         elements 4c..4c+3, the high nibbles elements 16+4c..16+4c+3 (quant.h).
-// Packed layout "x16" (the AVX-512 VNNI kernels): the same with 16 rows per group and
-// 64-byte vectors; and because vpdpbusd multiplies unsigned by signed bytes, the Q8_0 quants
-// are stored offset by +128 (w ^ 0x80) like the Q4_0 nibbles are by +8, and the kernels
-// subtract 128·Σq (resp. 8·Σq) once per block.
+// The VNNI kernels' vpdpbusd multiplies unsigned by signed bytes, so for them Q8_0 quants are
+// stored offset by +128 (w ^ 0x80), as the Q4_0 nibbles are by +8, and the kernels subtract
+// 128·Σq (resp. 8·Σq) once per block: layout "x8u" is x8 with Q8_0 so flipped (AVX-VNNI),
+// layout "x16" the same with 16 rows per group and 64-byte vectors (AVX-512 VNNI).
 // The file format is untouched; decode (M = 1) reads the rows as stored.
 #pragma once
 #include <cstddef>
@@ -61,8 +61,9 @@ struct QGemmTable {
 // (tests check packing and the driver with it); SIMD tables are chosen at run time.
 QGemmTable qgemm_table_scalar();
 #if defined(__x86_64__)
-QGemmTable qgemm_table_avx2();    // needs avx2+fma+f16c
-QGemmTable qgemm_table_avx512();  // needs avx512f+bw+vl+vnni
+QGemmTable qgemm_table_avx2();     // needs avx2+fma+f16c
+QGemmTable qgemm_table_avxvnni();  // needs avx2+fma+f16c+avxvnni
+QGemmTable qgemm_table_avx512();   // needs avx512f+bw+vl+vnni
 #endif
 // Every table the running CPU can execute, scalar first.
 std::vector<QGemmTable> qgemm_tables_available();
@@ -76,6 +77,7 @@ void pack_q4_0_x8(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out)
 constexpr int kX8Rows = 8;
 constexpr size_t kX8BlockBytesQ8 = 8 * sizeof(float) + 8 * 32;
 constexpr size_t kX8BlockBytesQ4 = 8 * sizeof(float) + 8 * 16;
+void pack_q8_0_x8u(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out);
 // The x16 layout's packers.
 void pack_q8_0_x16(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out);
 void pack_q4_0_x16(const WeightMatrix& W, int64_t n0, int64_t rows, uint8_t* out);
