@@ -53,6 +53,7 @@ TEST(BenchCli, JsonHasEveryFieldWithSaneValues) {
   json j = json::parse(r.out);
   EXPECT_EQ(j["model"], fixture("tiny-qwen2-vl"));
   EXPECT_FALSE(j["cpu_features"].get<std::string>().empty());
+  EXPECT_EQ(j["kernels"].get<std::string>().rfind("dot ", 0), 0u) << j["kernels"];
   EXPECT_EQ(j["threads"], 2);
   EXPECT_EQ(j["reps"], 1);
   EXPECT_GT(j["load_ms"].get<double>(), 0);

@@ -11,6 +11,8 @@
 #include "core/thread_pool.h"
 #include "core/timer.h"
 #include "kernels/membw.h"
+#include "kernels/qdot.h"
+#include "kernels/qgemm.h"
 #include "llm/kv_cache.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
@@ -175,6 +177,7 @@ BenchResult run_bench(const BenchParams& p) {
   r.params = p;
   r.threads = p.n_threads > 0 ? p.n_threads : default_thread_count();
   r.cpu_features = cpu_features().describe();
+  r.kernels = std::string("dot ") + qdot_table_best().name + ", gemm " + (qgemm_table_best() ? qgemm_table_best()->name : "none");
 
   say(p, "loading " + p.model + (p.mmproj.empty() ? "" : " + " + p.mmproj));
   ModelLoadParams lp;
@@ -326,7 +329,7 @@ std::string bench_markdown(const BenchResult& r) {
   if (r.has_vision)
     s += " | vision: " + params_str(r.vision_params) + " params, " + std::to_string(r.config.vision.depth) + " blocks";
   s += "\n";
-  s += "cpu: " + r.cpu_features + " | threads: " + std::to_string(r.threads) + " | load: " + fmt("%.0f", r.load_ms) + " ms | peak RSS: " +
+  s += "cpu: " + r.cpu_features + " | kernels: " + r.kernels + " | threads: " + std::to_string(r.threads) + " | load: " + fmt("%.0f", r.load_ms) + " ms | peak RSS: " +
        fmt("%.1f", r.peak_rss_bytes / 1048576.0) + " MiB | read bandwidth: " +
        (r.bandwidth_gbs > 0 ? fmt("%.2f", r.bandwidth_gbs) + " GB/s" : std::string("not measured")) + "\n\n";
   s += "| test | tokens | reps | ms | t/s | GFLOP/s | notes |\n";
@@ -365,6 +368,7 @@ nlohmann::json bench_json(const BenchResult& r) {
   j["model"] = p.model;
   j["mmproj"] = p.mmproj;
   j["cpu_features"] = r.cpu_features;
+  j["kernels"] = r.kernels;
   j["threads"] = r.threads;
   j["reps"] = p.reps;
   j["load_ms"] = r.load_ms;

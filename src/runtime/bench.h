@@ -50,6 +50,7 @@ struct BenchStat {
 struct BenchResult {
   BenchParams params;
   std::string cpu_features;
+  std::string kernels;  // the integer kernel tables chosen for this CPU: "dot avx2, gemm avx2"
   int threads = 0;
   double load_ms = 0;
   ModelConfig config;
