@@ -3,7 +3,7 @@ pass on it (the bf16 weights as saved, computed in float32) for edgevl's logits 
 
     python3 tools/demo_model/export_reference.py --model models/shapes-qwen2-vl --tests tests/data/shapes_reference
 
-Writes <model>/example.png (280x280, held out: drawn by hand here, never in training) and in
+Writes <model>/example.png (2·SIZE square, held out: drawn by hand here, never in training) and in
 --tests: ids.npy (int32: every token id the model was trained on, plus a few untrained ones),
 turn1_logits.npy / turn2_logits.npy (float32, the last-position logits at those ids) and
 manifest.json (questions, the greedy reply of turn 1, its ids). Turn 1 = the picture +
@@ -58,7 +58,7 @@ def main():
     big = scenes.render(EXAMPLE, size=2 * scenes.SIZE, noise=False)
     path = os.path.join(args.model, "example.png")
     Image.fromarray(big).save(path, optimize=True)
-    # what edgevl's preprocessing does to it: PIL BICUBIC down to the model's 140x140
+    # what edgevl's preprocessing does to it: PIL BICUBIC down to the model's SIZE x SIZE
     small = np.asarray(Image.open(path).convert("RGB").resize((scenes.SIZE, scenes.SIZE), Image.BICUBIC))
     pix = torch.from_numpy(pixel_values(small))[None]
 

@@ -19,7 +19,7 @@ STD = [0.26862954, 0.26130258, 0.27577711]
 
 # ---- configuration -------------------------------------------------------------------------
 
-def make_config(hidden, layers, heads, kv_heads, inter, mrope, v_dim, v_depth, v_heads):
+def make_config(hidden, layers, heads, kv_heads, inter, mrope, v_dim, v_depth, v_heads, rope_theta=1000000.0):
     return {
         "architectures": ["Qwen2VLForConditionalGeneration"], "attention_dropout": 0.0,
         "bos_token_id": 151643, "eos_token_id": 151645, "hidden_act": "silu", "hidden_size": hidden,
@@ -27,7 +27,7 @@ def make_config(hidden, layers, heads, kv_heads, inter, mrope, v_dim, v_depth, v
         "max_position_embeddings": 32768, "max_window_layers": layers, "model_type": "qwen2_vl",
         "num_attention_heads": heads, "num_hidden_layers": layers, "num_key_value_heads": kv_heads,
         "rms_norm_eps": 1e-06, "rope_scaling": {"type": "mrope", "mrope_section": list(mrope)},
-        "rope_theta": 1000000.0, "sliding_window": 32768, "tie_word_embeddings": True,
+        "rope_theta": float(rope_theta), "sliding_window": 32768, "tie_word_embeddings": True,
         "torch_dtype": "bfloat16", "transformers_version": "4.50.0", "use_cache": True,
         "use_sliding_window": False, "video_token_id": 151656,
         "vision_config": {"depth": v_depth, "embed_dim": v_dim, "hidden_act": "quick_gelu", "hidden_size": hidden,
