@@ -20,6 +20,7 @@
 #include "core/fp16.h"
 #include "kernels/qdot.h"
 #include "kernels/quant.h"
+#include "kernels/simde_util.h"
 
 namespace edgevl {
 namespace {
@@ -33,30 +34,6 @@ inline float half_at(const uint8_t* p) {
   return _cvtsh_ss(h);
 #else
   return f16_at(p);
-#endif
-}
-
-inline float hsum(simde__m512 v) {
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-  return _mm512_reduce_add_ps(v);
-#else
-  float t[16];
-  simde_mm512_storeu_ps(t, v);
-  float s = 0;
-  for (float x : t) s += x;
-  return s;
-#endif
-}
-
-inline simde__m512 to_float(simde__m512i v) {
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-  return _mm512_cvtepi32_ps(v);
-#else
-  int32_t in[16];
-  float out[16];
-  simde_mm512_storeu_si512(in, v);
-  for (int i = 0; i < 16; ++i) out[i] = static_cast<float>(in[i]);
-  return simde_mm512_loadu_ps(out);
 #endif
 }
 
@@ -111,15 +88,15 @@ float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
     const float s0 = half_at(w0), s1 = half_at(w0 + W::kBytes), s2 = half_at(w0 + 2 * W::kBytes), s3 = half_at(w0 + 3 * W::kBytes);
     const simde__m512i p0 = W::dot2(w0, w0 + W::kBytes, simde_mm512_loadu_si512(q + b * kQK));
     const simde__m512i p1 = W::dot2(w0 + 2 * W::kBytes, w0 + 3 * W::kBytes, simde_mm512_loadu_si512(q + (b + 2) * kQK));
-    acc0 = simde_mm512_fmadd_ps(to_float(p0), two_scales(s0 * d[b], s1 * d[b + 1]), acc0);
-    acc1 = simde_mm512_fmadd_ps(to_float(p1), two_scales(s2 * d[b + 2], s3 * d[b + 3]), acc1);
+    acc0 = simde_mm512_fmadd_ps(simde_util::i32_to_f32(p0), two_scales(s0 * d[b], s1 * d[b + 1]), acc0);
+    acc1 = simde_mm512_fmadd_ps(simde_util::i32_to_f32(p1), two_scales(s2 * d[b + 2], s3 * d[b + 3]), acc1);
     if (W::kOffset) corr += s0 * sums[b] + s1 * sums[b + 1] + s2 * sums[b + 2] + s3 * sums[b + 3];
   }
   for (; b + 2 <= nb; b += 2) {
     const uint8_t* w0 = w + b * W::kBytes;
     const float s0 = half_at(w0), s1 = half_at(w0 + W::kBytes);
     const simde__m512i p = W::dot2(w0, w0 + W::kBytes, simde_mm512_loadu_si512(q + b * kQK));
-    acc0 = simde_mm512_fmadd_ps(to_float(p), two_scales(s0 * d[b], s1 * d[b + 1]), acc0);
+    acc0 = simde_mm512_fmadd_ps(simde_util::i32_to_f32(p), two_scales(s0 * d[b], s1 * d[b + 1]), acc0);
     if (W::kOffset) corr += s0 * sums[b] + s1 * sums[b + 1];
   }
   if (b < nb) {
@@ -129,10 +106,10 @@ float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
     const float s0 = half_at(w0);
     const simde__m512i a = simde_mm512_inserti64x4(simde_mm512_setzero_si512(), simde_mm256_loadu_si256(q + b * kQK), 0);
     const simde__m512i p = W::dot2(w0, w0, a);
-    acc0 = simde_mm512_fmadd_ps(to_float(p), two_scales(s0 * d[b], 0.0f), acc0);
+    acc0 = simde_mm512_fmadd_ps(simde_util::i32_to_f32(p), two_scales(s0 * d[b], 0.0f), acc0);
     if (W::kOffset) corr += s0 * sums[b];
   }
-  return hsum(simde_mm512_add_ps(acc0, acc1)) - 8.0f * corr;
+  return simde_util::hsum(simde_mm512_add_ps(acc0, acc1)) - 8.0f * corr;
 }
 
 // base with its Q8_0 / Q4_0 row dots replaced by these (the other kernels stay as they are).

@@ -23,25 +23,12 @@
 
 #include "kernels/qgemm.h"
 #include "kernels/quant.h"
+#include "kernels/simde_util.h"
 
 namespace edgevl {
 namespace {
 
 namespace vnni_qgemm {
-
-// int32 -> f32 per lane. SIMDe 0.7.4 has no simde_mm512_cvtepi32_ps; the values here are
-// exact in f32 either way.
-inline simde__m512 zmm_to_float(simde__m512i v) {
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-  return _mm512_cvtepi32_ps(v);
-#else
-  int32_t in[16];
-  float out[16];
-  simde_mm512_storeu_si512(in, v);
-  for (int i = 0; i < 16; ++i) out[i] = static_cast<float>(in[i]);
-  return simde_mm512_loadu_ps(out);
-#endif
-}
 
 struct Zmm {
   using I = simde__m512i;
@@ -60,7 +47,7 @@ struct Zmm {
   static F mul(F a, F b) { return simde_mm512_mul_ps(a, b); }
   static F add(F a, F b) { return simde_mm512_add_ps(a, b); }
   static F fmadd(F a, F b, F c) { return simde_mm512_fmadd_ps(a, b, c); }
-  static F to_float(I v) { return zmm_to_float(v); }
+  static F to_float(I v) { return simde_util::i32_to_f32(v); }
   static void storef(float* p, F v) { simde_mm512_storeu_ps(p, v); }
 };
 
