@@ -22,7 +22,7 @@ TEST(QDotAvx512, EmulatedRowDotsMatchScalar) {
 TEST(QDotAvx512, NativeRowDotsMatchScalarAndAreChosen) {
 #if defined(__x86_64__)
   const auto& f = cpu_features();
-  if (!(f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni))
+  if (!f.has_avx512vnni_kernels())
     GTEST_SKIP() << "this CPU lacks avx512f/bw/vl/vnni (" << f.describe()
                  << "); the same kernels ran under emulation in EmulatedRowDotsMatchScalar";
   const QDotTable t = qdot_table_avx512();

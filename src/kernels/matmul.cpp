@@ -21,7 +21,7 @@ std::vector<DotTable> dot_tables_available() {
   std::vector<DotTable> t = {dot_table_scalar()};
 #if defined(__x86_64__)
   const auto& f = cpu_features();
-  if (f.avx2 && f.fma && f.f16c) t.push_back(dot_table_avx2());
+  if (f.has_avx2_kernels()) t.push_back(dot_table_avx2());
 #endif
 #if defined(__aarch64__)
   if (cpu_features().neon) t.push_back(dot_table_neon());
@@ -53,11 +53,11 @@ std::vector<QDotTable> qdot_tables_available() {
   std::vector<QDotTable> t = {qdot_table_scalar()};
 #if defined(__x86_64__)
   const auto& f = cpu_features();
-  if (f.avx2 && f.fma && f.f16c) {
+  if (f.has_avx2_kernels()) {
     QDotTable a = qdot_table_avx2();
     add_kquant_kernels_avx2(&a);
     t.push_back(with_scalar_fallbacks(a));
-    if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) {
+    if (f.has_avx512vnni_kernels()) {
       QDotTable v = qdot_table_avx512();
       add_kquant_kernels_avx2(&v);
       t.push_back(with_scalar_fallbacks(v));

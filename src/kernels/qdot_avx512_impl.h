@@ -1,7 +1,7 @@
 // AVX-512 VNNI row dots for Q8_0 / Q4_0 weights against int8 activations (decode: one
 // activation row, every weight row streamed once from memory).
 //
-// Written against SIMDe's names like qgemm_avx512_impl.h, and for the same reason: compiled
+// Written against SIMDe's names like qgemm_vnni_impl.h, and for the same reason: compiled
 // with the AVX-512 flags (qdot_avx512.cpp) every call is the native instruction, compiled
 // without them (tests/test_kernels_qdot_avx512.cpp) SIMDe emulates it, so the kernels are
 // checked against the scalar reference on any x86 machine. Internal linkage throughout.

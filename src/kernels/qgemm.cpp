@@ -119,9 +119,9 @@ std::vector<QGemmTable> qgemm_tables_available() {
   std::vector<QGemmTable> t = {qgemm_table_scalar()};
 #if defined(__x86_64__)
   const auto& f = cpu_features();
-  if (f.avx2 && f.fma && f.f16c) t.push_back(qgemm_table_avx2());
-  if (f.avx2 && f.fma && f.f16c && f.avx_vnni) t.push_back(qgemm_table_avxvnni());
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.fma && f.f16c) t.push_back(qgemm_table_avx512());
+  if (f.has_avx2_kernels()) t.push_back(qgemm_table_avx2());
+  if (f.has_avxvnni_kernels()) t.push_back(qgemm_table_avxvnni());
+  if (f.has_avx512vnni_kernels()) t.push_back(qgemm_table_avx512());
 #endif
   return t;
 }
