@@ -172,8 +172,10 @@ def ask(rng, qtype, scene, zh, shape=None, color=None):
 FIRST_TYPES = ["describe", "describe", "count", "color", "shape", "position", "presence", "background"]
 
 
-def dialogue(rng, zh, n_turns=None):
-    """-> (scenes, turns). Each turn: {"image": scene index or None, "question", "answer", "type"}."""
+def dialogue(rng, zh, n_turns=None, first_types=FIRST_TYPES):
+    """-> (scenes, turns). Each turn: {"image": scene index or None, "question", "answer", "type"}.
+    first_types: the question types a fresh question is drawn from (repeats weight them); the
+    held-out sets use the default mix, training may ask some types more often."""
     scenes = [random_scene(rng)]
     turns = []
     n_turns = n_turns or rng.choice([1, 2, 3, 3, 4])
@@ -191,7 +193,7 @@ def dialogue(rng, zh, n_turns=None):
                 options += ["followup_first"] * 2
         kind = rng.choice(options) if options else "single"
         if kind == "single":
-            qtype = rng.choice(FIRST_TYPES)
+            qtype = rng.choice(first_types)
             q, a, subj = ask(rng, qtype, scene, zh)
             turns.append({"image": cur if t == 0 else None, "question": q, "answer": a, "type": qtype if t > 0 else qtype})
             last = (qtype, subj)
