@@ -27,6 +27,13 @@ inline __m256i mul_sum_i8(__m256i w, __m256i a) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
 }
 
+inline int32_t hsum_i32(__m256i v) {
+  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+  return _mm_cvtsi128_si32(t);
+}
+
 inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // Q4_0 block nibbles -> 32 unsigned bytes 0..15 in element order: low nibbles are elements
@@ -89,6 +96,52 @@ float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
     if (W::kOffset) corr += dw0 * sums[b];
   }
   return hsum(_mm256_add_ps(acc0, acc1)) - 8.0f * corr;
+}
+
+// Q4_0 decode, four blocks a step. Hot in cache, the generic dot_row read only ~8 GB/s of Q4_0
+// weights per Zen 3 core, less than one core's share of DRAM bandwidth, so this kernel, not
+// memory, sets Q4_0 decode's pace there. dot_row pays per block a scalar f16 conversion, a
+// multiply, a broadcast and a scalar FMA on one dependency chain (the offset correction).
+// Here three hadds fold the four blocks' int32 lanes into one vector [b0 b1 b2 b3 | b0 b1 b2
+// b3], the four f16 scales are converted by one instruction and multiplied by the activation
+// scales as a vector, and the correction is one vector FMA a step. Measured hot (128 x 1536,
+// one thread, Zen 3 VM under load, medians of 20): 11.3-11.9 us against 12.5-12.9 us.
+float dot_row_q4_0(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
+  constexpr size_t kB = sizeof(BlockQ4_0);
+  const float* sums = d + nb;
+  __m256 acc = _mm256_setzero_ps();
+  __m128 corr4 = _mm_setzero_ps();
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const uint8_t* w0 = w + b * kB;
+    _mm_prefetch(reinterpret_cast<const char*>(w0) + kPrefetchBytes, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(w0) + kPrefetchBytes + 64, _MM_HINT_T0);
+    const int8_t* qb = q + b * kQK;
+    const __m256i p0 = Q4W::mul(load_q4(w0 + 2), load32(qb));
+    const __m256i p1 = Q4W::mul(load_q4(w0 + kB + 2), load32(qb + kQK));
+    const __m256i p2 = Q4W::mul(load_q4(w0 + 2 * kB + 2), load32(qb + 2 * kQK));
+    const __m256i p3 = Q4W::mul(load_q4(w0 + 3 * kB + 2), load32(qb + 3 * kQK));
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+    uint16_t s0, s1, s2, s3;
+    std::memcpy(&s0, w0, 2);
+    std::memcpy(&s1, w0 + kB, 2);
+    std::memcpy(&s2, w0 + 2 * kB, 2);
+    std::memcpy(&s3, w0 + 3 * kB, 2);
+    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16(short(s0), short(s1), short(s2), short(s3), 0, 0, 0, 0));
+    const __m128 scale = _mm_mul_ps(dw, _mm_loadu_ps(d + b));
+    acc = _mm256_fmadd_ps(_mm256_set_m128(scale, scale), _mm256_cvtepi32_ps(h), acc);
+    corr4 = _mm_fmadd_ps(dw, _mm_loadu_ps(sums + b), corr4);
+  }
+  __m128 total = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  total = _mm_sub_ps(total, _mm_mul_ps(_mm_set1_ps(8.0f), corr4));
+  total = _mm_add_ps(total, _mm_movehl_ps(total, total));
+  float r = _mm_cvtss_f32(_mm_add_ss(total, _mm_shuffle_ps(total, total, 1)));
+  for (; b < nb; ++b) {  // the last nb % 4 blocks
+    const uint8_t* w0 = w + b * kB;
+    const float dw = f16_at(w0);
+    r += dw * d[b] * static_cast<float>(hsum_i32(Q4W::mul(load_q4(w0 + 2), load32(q + b * kQK)))) - 8.0f * dw * sums[b];
+  }
+  return r;
 }
 
 template <typename W>
@@ -234,7 +287,7 @@ QDotTable qdot_table_avx2() {
   QDotTable t;
   t.quantize = quantize_act;
   t.q8_0 = dot_row<Q8W>;
-  t.q4_0 = dot_row<Q4W>;
+  t.q4_0 = dot_row_q4_0;
   t.q8_0_x4 = dot_row_x4<Q8W>;
   t.q4_0_x4 = dot_row_x4<Q4W>;
   t.q8_0_2x4 = dot_rows_2x4<Q8W>;
