@@ -73,9 +73,8 @@ constexpr int kPrefetchBytes = 1024;  // measured: Q4_0 decode +8-10% at 640-128
 
 template <typename W>
 float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
+  static_assert(!W::kOffset, "Q4_0 rows have their own kernel, dot_row_q4_0");
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  float corr = 0;  // Σ d_w·d_x·Σq (Q4_0 offset)
-  const float* sums = d + nb;
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
     const uint8_t* w0 = w + b * W::kBytes;
@@ -86,23 +85,21 @@ float dot_row(const uint8_t* w, const int8_t* q, const float* d, int64_t nb) {
     const float dw0 = f16_at(w0), dw1 = f16_at(w1);
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw0 * d[b]), _mm256_cvtepi32_ps(p0), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_set1_ps(dw1 * d[b + 1]), _mm256_cvtepi32_ps(p1), acc1);
-    if (W::kOffset) corr += dw0 * sums[b] + dw1 * sums[b + 1];
   }
   if (b < nb) {
     const uint8_t* w0 = w + b * W::kBytes;
     const __m256i p0 = W::mul(W::load(w0), load32(q + b * kQK));
     const float dw0 = f16_at(w0);
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw0 * d[b]), _mm256_cvtepi32_ps(p0), acc0);
-    if (W::kOffset) corr += dw0 * sums[b];
   }
-  return hsum(_mm256_add_ps(acc0, acc1)) - 8.0f * corr;
+  return hsum(_mm256_add_ps(acc0, acc1));
 }
 
-// Q4_0 decode, four blocks a step. Hot in cache, the generic dot_row read only ~8 GB/s of Q4_0
-// weights per Zen 3 core, less than one core's share of DRAM bandwidth, so this kernel, not
-// memory, sets Q4_0 decode's pace there. dot_row pays per block a scalar f16 conversion, a
-// multiply, a broadcast and a scalar FMA on one dependency chain (the offset correction).
-// Here three hadds fold the four blocks' int32 lanes into one vector [b0 b1 b2 b3 | b0 b1 b2
+// Q4_0 decode, four blocks a step. Hot in cache, Q4_0 rows done as dot_row does Q8_0 ones
+// read only ~8 GB/s of weights per Zen 3 core, less than one core's share of DRAM bandwidth,
+// so this kernel, not memory, sets Q4_0 decode's pace there: per block a scalar f16
+// conversion, a multiply, a broadcast, and a scalar FMA of the offset correction on one
+// dependency chain. Here three hadds fold the four blocks' int32 lanes into one vector [b0 b1 b2 b3 | b0 b1 b2
 // b3], the four f16 scales are converted by one instruction and multiplied by the activation
 // scales as a vector, and the correction is one vector FMA a step. Measured hot (128 x 1536,
 // one thread, Zen 3 VM under load, medians of 20): 11.3-11.9 us against 12.5-12.9 us.
@@ -274,10 +271,7 @@ void quantize_act(const float* x, int8_t* q, float* d, int64_t k) {
     // Σq: maddubs against ones (unsigned 1 × signed q), then pairs to int32.
     const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), ordered);
     const __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
-    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-    d[nb + b] = d[b] * static_cast<float>(_mm_cvtsi128_si32(t));
+    d[nb + b] = d[b] * static_cast<float>(hsum_i32(s32));
   }
 }
 
