@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "kernels/matmul.h"
@@ -50,6 +51,11 @@ bool matmul_gemm(const float* x, int64_t M, const WeightMatrix& W, const float* 
   return true;
 }
 
+const char* blas_name() {
+  static const std::string name = std::string("OpenBLAS ") + openblas_get_corename();
+  return name.c_str();
+}
+
 bool sgemm_tile(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                 float beta, float* C, int64_t ldc) {
   static std::once_flag once;
@@ -61,6 +67,7 @@ bool sgemm_tile(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, cons
 
 #else
 
+const char* blas_name() { return "none"; }
 bool sgemm_tile(bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float, float*, int64_t) { return false; }
 bool matmul_gemm(const float*, int64_t, const WeightMatrix&, const float*, float*, ThreadPool&) { return false; }
 

@@ -16,6 +16,10 @@ constexpr int64_t kGemmMinRows = 16;
 // y = x·Wᵀ (+ bias) through sgemm; returns false when BLAS is not built in.
 bool matmul_gemm(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool);
 
+// "OpenBLAS <core>" (the kernel set OpenBLAS chose for this CPU at load, e.g. Haswell,
+// SkylakeX, Cooperlake: what the float GEMM runs on), or "none" when BLAS is not built in.
+const char* blas_name();
+
 // One single-threaded row-major sgemm on the calling thread (for tiles the caller's
 // pool hands out): C = alpha·A·op(B) + beta·C, op(B) = Bᵀ when trans_b. Returns false
 // (and does nothing) when BLAS is not built in.
