@@ -119,10 +119,10 @@ TEST(DemoModel, LogitsMatchTrainingCode) {
   edgevl_model_free(model);
 }
 
-// A regression floor for the committed model, set below what it scores on the slice (en 70.7%,
-// zh 77.0% overall; 75% on first turns in both). Issue 13's targets (95% first turn, 90%
-// follow-ups and new pictures) are NOT met yet (held-out: about 80%); raise these floors when a
-// better model is committed.
+// A regression floor for the committed model, set below what it scores on the slice (en 98.3%,
+// zh 95.1% overall; 100% on first turns in both; on the 500-dialogue held-out sets 97.4% /
+// 97.5%, see the model card). 20 dialogues are too few to prove issue 13's targets; they catch a
+// model or a runtime change that breaks answers.
 TEST(DemoModel, EvalSliceMeetsAccuracyFloor) {
   for (const char* lang : {"en", "zh"}) {
     CliRun r = run_cli("eval --model " + kModel + " --data " + kSlice + "/" + lang + ".jsonl --json --threads 2");
@@ -132,8 +132,8 @@ TEST(DemoModel, EvalSliceMeetsAccuracyFloor) {
     EXPECT_EQ(j["dialogues"], 20);
     const double acc = j["overall"]["accuracy"];
     std::printf("%s slice: %.1f%% of %d turns\n", lang, 100 * acc, j["overall"]["total"].get<int>());
-    EXPECT_GE(acc, 0.60) << lang << ": " << r.out;
-    EXPECT_GE(j["by_turn"]["1"]["accuracy"].get<double>(), 0.60) << lang;
+    EXPECT_GE(acc, 0.90) << lang << ": " << r.out;
+    EXPECT_GE(j["by_turn"]["1"]["accuracy"].get<double>(), 0.90) << lang;
     EXPECT_TRUE(j["by_type"].contains("new_image")) << lang;
     EXPECT_TRUE(j["by_lang"].contains(lang));
   }

@@ -40,7 +40,7 @@ def last_logits(model, tok, ids, pos, slots, pix):
 
 def prompt(tok, turns):
     """ids/pos/slots up to the assistant header of the last turn (its answer left out)."""
-    ids, pos, _, slots = build_sequence(tok, [dict(t, answer="") for t in turns])
+    ids, pos, _, slots, _ = build_sequence(tok, [dict(t, answer="") for t in turns])
     cut = len(ids) - 2  # drop the empty answer's <|im_end|> and "\n"
     return ids[:cut], pos[:cut], slots
 

@@ -25,13 +25,15 @@ def main():
     ap.add_argument("--n", type=int, default=500, help="dialogues per language")
     ap.add_argument("--seed", type=int, default=EVAL_SEED)
     ap.add_argument("--no-noise", action="store_true", help="no pixel noise: small PNGs (the committed ctest slice)")
+    ap.add_argument("--turns", default="2,3,4", help="turns per dialogue, drawn from this comma-separated list")
     args = ap.parse_args()
+    n_turns = [int(t) for t in args.turns.split(",")]
     os.makedirs(os.path.join(args.out, "img"), exist_ok=True)
     for li, lang in enumerate(["en", "zh"]):
         rng = random.Random(args.seed + li)
         with open(os.path.join(args.out, f"{lang}.jsonl"), "w", encoding="utf-8") as f:
             for i in range(args.n):
-                scs, turns = scenes.dialogue(rng, zh=lang == "zh", n_turns=rng.choice([2, 3, 4]))
+                scs, turns = scenes.dialogue(rng, zh=lang == "zh", n_turns=rng.choice(n_turns))
                 out = []
                 for t in turns:
                     row = {}

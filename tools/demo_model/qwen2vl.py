@@ -139,6 +139,7 @@ class DecoderLayer(nn.Module):
         self.gate_proj = nn.Linear(h, c["intermediate_size"], bias=False)
         self.up_proj = nn.Linear(h, c["intermediate_size"], bias=False)
         self.down_proj = nn.Linear(c["intermediate_size"], h, bias=False)
+        self.keep_attn, self.attn = False, None
 
     def forward(self, x, cos, sin, mask):
         B, n, _ = x.shape
@@ -153,6 +154,7 @@ class DecoderLayer(nn.Module):
         v = v.repeat_interleave(rep, dim=1)
         a = (q @ k.transpose(-1, -2)) / math.sqrt(self.hd) + mask
         a = torch.softmax(a.float(), dim=-1).to(q.dtype)
+        self.attn = a if self.keep_attn else None  # [B, heads, n, n], for train.py's attention loss
         o = (a @ v).transpose(1, 2).reshape(B, n, -1)
         x = x + self.o_proj(o)
         y = self.post_attention_layernorm(x)

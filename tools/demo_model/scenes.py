@@ -172,8 +172,15 @@ def ask(rng, qtype, scene, zh, shape=None, color=None):
 FIRST_TYPES = ["describe", "describe", "count", "color", "shape", "position", "presence", "background"]
 
 
+def cell_of(scene, kind):
+    """The cell of the shape of this kind in the scene, or None (no such shape, or no kind)."""
+    return next((s["cell"] for s in scene["shapes"] if s["kind"] == kind), None)
+
+
 def dialogue(rng, zh, n_turns=None, first_types=FIRST_TYPES):
-    """-> (scenes, turns). Each turn: {"image": scene index or None, "question", "answer", "type"}.
+    """-> (scenes, turns). Each turn: {"image": scene index or None, "question", "answer", "type",
+    "cell"}; "cell" is the grid cell of the shape the answer is about (None when it is about no
+    single shape), for training only.
     first_types: the question types a fresh question is drawn from (repeats weight them); the
     held-out sets use the default mix, training may ask some types more often."""
     scenes = [random_scene(rng)]
@@ -195,19 +202,20 @@ def dialogue(rng, zh, n_turns=None, first_types=FIRST_TYPES):
         if kind == "single":
             qtype = rng.choice(first_types)
             q, a, subj = ask(rng, qtype, scene, zh)
-            turns.append({"image": cur if t == 0 else None, "question": q, "answer": a, "type": qtype if t > 0 else qtype})
+            turns.append({"image": cur if t == 0 else None, "question": q, "answer": a, "type": qtype,
+                          "cell": cell_of(scene, subj)})
             last = (qtype, subj)
             described = described or qtype == "describe"
         elif kind == "followup_other":
             other = next(s for s in scene["shapes"] if s["kind"] != last[1])
             _, a, subj = ask(rng, last[0], scene, zh, shape=other["kind"])
             q = rng.choice((ZH_Q if zh else EN_Q)["followup_other"])
-            turns.append({"image": None, "question": q, "answer": a, "type": "followup_other"})
+            turns.append({"image": None, "question": q, "answer": a, "type": "followup_other", "cell": other["cell"]})
             last = (last[0], subj)
         elif kind == "followup_first":
             q = rng.choice((ZH_Q if zh else EN_Q)["followup_first"])
             turns.append({"image": None, "question": q, "answer": color_name(scene["shapes"][0]["color"], zh),
-                          "type": "followup_first"})
+                          "type": "followup_first", "cell": scene["shapes"][0]["cell"]})
             last = ("first_color", None)
         else:  # a new picture; the question is the previous one, asked about it
             qtype, subj = last
@@ -225,7 +233,9 @@ def dialogue(rng, zh, n_turns=None, first_types=FIRST_TYPES):
             elif qtype == "shape":  # "which shape is <colour>" does not carry over; ask for a description
                 qtype, a = "describe", describe(new, zh)
             q = rng.choice((ZH_Q if zh else EN_Q)["new_image"])
-            turns.append({"image": cur, "question": q, "answer": a, "type": "new_image"})
+            cell = (new["shapes"][0]["cell"] if qtype == "first_color" else
+                    None if qtype == "describe" else cell_of(new, subj))
+            turns.append({"image": cur, "question": q, "answer": a, "type": "new_image", "cell": cell})
             last = (qtype, subj)
             described = qtype == "describe"
     return scenes, turns

@@ -46,9 +46,11 @@ assert MERGED == 3, "the per-token perception probe needs one image token per ce
 
 
 def build_sequence(tok, turns):
-    """Token ids, (t,h,w) positions, answer labels (-1 = no loss) and image slots for one dialogue,
-    laid out exactly as edgevl's Session lays out a chat (image first in the user message)."""
-    ids, pos, labels, image_slots = [], [], [], []
+    """Token ids, (t,h,w) positions, answer labels (-1 = no loss), image slots and attention targets
+    for one dialogue, laid out exactly as edgevl's Session lays out a chat (image first in the user
+    message). An attention target (query, key) pairs each position that predicts a token of a
+    reply with the image token of the shape the reply is about (turns with a "cell")."""
+    ids, pos, labels, image_slots, attn_targets = [], [], [], [], []
     p = 0
 
     def text(s, label=False):
@@ -72,22 +74,25 @@ def build_sequence(tok, turns):
             text("<|im_start|>user\n" + turn["question"] + "<|im_end|>\n<|im_start|>assistant\n")
         # the reply: each token is predicted from the one before it
         for i in tok.encode(turn["answer"]) + [IM_END]:
+            if turn.get("cell") is not None:
+                attn_targets.append((len(ids) - 1, image_slots[-1] + turn["cell"]))
             labels[-1] = i
             ids.append(i); pos.append((p, p, p)); labels.append(-1); p += 1
         text("\n")
-    return ids, pos, labels, image_slots
+    return ids, pos, labels, image_slots, attn_targets
 
 
 # Auxiliary perception targets: what a picture holds, as class ids. Training-only probes must
 # read these out of the visual tokens, which teaches the vision tower to see much faster than
 # the answer tokens alone (their gradient reaches the tower only through the language model):
-# one linear layer shared by the 9 tokens reads each token's own cell (shape kind and colour),
-# so every token carries what its cell holds; one over all 9 tokens reads the background.
+# one linear layer shared by the 9 tokens reads each token's own cell (shape kind and colour,
+# and with --cell-probe which cell it is), so every token carries what its cell holds and
+# where; one over all 9 tokens reads the background.
 # The probes are dropped at save: the saved model is plain Qwen2-VL.
 KINDS = ["none"] + scenes.SHAPES
 COLOURS = ["none"] + sorted(scenes.COLORS)
 BGS = sorted(scenes.BACKGROUNDS)
-CELL_CLASSES = [len(KINDS), len(COLOURS), 9]
+CELL_CLASSES = [len(KINDS), len(COLOURS), 9]  # the last: the token's own cell (only with --cell-probe)
 BG_CLASSES = [len(BGS), len(BGS) + 1, 2]
 
 
@@ -104,8 +109,9 @@ def perception_targets(scene):
 
 
 class Probes(torch.nn.Module):
-    def __init__(self, dim):
+    def __init__(self, dim, cell_index):
         super().__init__()
+        self.cell_index = cell_index
         self.cell = torch.nn.Linear(dim, sum(CELL_CLASSES))
         self.bg = torch.nn.Linear(9 * dim, sum(BG_CLASSES))
 
@@ -116,21 +122,15 @@ class Probes(torch.nn.Module):
         nk, nc, ncell = CELL_CLASSES
         cells = torch.arange(9).repeat(v.shape[0])
         terms = [ce(zc[..., :nk].reshape(-1, nk), aux[:, :9].reshape(-1)),
-                 ce(zc[..., nk:nk + nc].reshape(-1, nc), aux[:, 9:18].reshape(-1)),
-                 ce(zc[..., nk + nc:].reshape(-1, ncell), cells)]
+                 ce(zc[..., nk:nk + nc].reshape(-1, nc), aux[:, 9:18].reshape(-1))]
+        if self.cell_index:
+            terms.append(ce(zc[..., nk + nc:].reshape(-1, ncell), cells))
         zb = self.bg(v.reshape(v.shape[0], -1))
         off = 0
         for k, n in enumerate(BG_CLASSES):
             terms.append(ce(zb[:, off:off + n], aux[:, 18 + k]))
             off += n
         return sum(terms) / len(terms)
-
-
-# Colour, position and presence questions name a shape by its kind, so the language model must
-# find the image token of that kind; asking them as often as the held-out mix does left them at
-# 13-68% while everything keyed by colour or reading order was at 98-100%.
-TRAIN_TYPES = ["describe", "describe", "count", "color", "color", "shape", "position", "position",
-               "presence", "presence", "background"]
 
 
 def make_dialogues(seed, n):
@@ -140,6 +140,7 @@ def make_dialogues(seed, n):
 
 def batch_tensors(tok, dialogues, remap):
     seqs = [build_sequence(tok, turns) for _, turns in dialogues]
+    targets = torch.tensor([(b, q, k) for b, s in enumerate(seqs) for q, k in s[4]], dtype=torch.long).reshape(-1, 3)
     n = max(len(s[0]) for s in seqs)
     B = len(seqs)
     ids = torch.zeros(B, n, dtype=torch.long)
@@ -147,7 +148,7 @@ def batch_tensors(tok, dialogues, remap):
     lab = torch.full((B, n), -1, dtype=torch.long)
     keym = torch.zeros(B, n, dtype=torch.bool)
     slots, pix, aux = [], [], []
-    for b, ((sids, spos, slab, sslots), (scs, turns)) in enumerate(zip(seqs, dialogues)):
+    for b, ((sids, spos, slab, sslots, _), (scs, turns)) in enumerate(zip(seqs, dialogues)):
         L = len(sids)
         ids[b, :L] = torch.tensor([remap[i] for i in sids])
         pos[b, :, :L] = torch.tensor(spos).t()
@@ -159,10 +160,10 @@ def batch_tensors(tok, dialogues, remap):
             slots.append((b, slot))
             pix.append(pixel_values(scenes.render(scs[k])))
             aux.append(perception_targets(scs[k]))
-    return ids, pos, lab, keym, slots, torch.from_numpy(np.stack(pix)), torch.tensor(aux)
+    return ids, pos, lab, keym, slots, torch.from_numpy(np.stack(pix)), torch.tensor(aux), targets
 
 
-def forward_loss(model, E, n_unused, ids, pos, lab, keym, slots, pix, aux, probe, aux_weight):
+def forward_loss(model, E, n_unused, ids, pos, lab, keym, slots, pix, aux, targets, probe, aux_weight, attn_layer, attn_heads):
     x = E[ids]
     v = model.visual(pix, GRID, GRID)  # [n_img, 9, H]
     aux_loss = probe.loss(v, aux) if aux_weight > 0 else torch.zeros(())
@@ -170,6 +171,14 @@ def forward_loss(model, E, n_unused, ids, pos, lab, keym, slots, pix, aux, probe
     for k, (b, s) in enumerate(slots):
         x[b, s:s + MERGED * MERGED] = v[k]
     h = model.hidden(x, pos, keym)
+    attn_loss = torch.zeros(())
+    if attn_layer >= 0 and len(targets):
+        # -log of the attention the supervised heads pay, from each position that predicts a
+        # token of the reply, to the image token of the shape the reply is about: it teaches the
+        # language model to look a shape up by what the question names (its kind), which the
+        # answers alone did not teach
+        a = model.layers[attn_layer].attn[targets[:, 0], :, targets[:, 1], targets[:, 2]][:, attn_heads]
+        attn_loss = -torch.log(a.float() + 1e-6).mean()
     sel = lab >= 0
     hs = h[sel]
     logits = hs @ E.t()
@@ -179,13 +188,13 @@ def forward_loss(model, E, n_unused, ids, pos, lab, keym, slots, pix, aux, probe
     tgt = lab[sel]
     loss = (logz - logits.gather(1, tgt[:, None])[:, 0]).mean()
     acc = (logits.argmax(1) == tgt).float().mean()
-    return loss, acc, aux_loss
+    return loss, acc, aux_loss, attn_loss
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
-    ap.add_argument("--steps", type=int, default=8000)
+    ap.add_argument("--steps", type=int, default=12000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=20261202)
@@ -200,12 +209,22 @@ def main():
                          "turns the slowest one by 0.018 rad (no wrap-around within 300 tokens)")
     ap.add_argument("--turns", help="turns per training dialogue, drawn from this comma-separated list "
                     "(default: scenes.dialogue's own mix, 1-4 turns)")
-    ap.add_argument("--type-mix", default=",".join(TRAIN_TYPES),
+    ap.add_argument("--type-mix", default=",".join(scenes.FIRST_TYPES),
                     help="question types a fresh question is drawn from, comma-separated, repeats weight them "
-                         "(default: the held-out mix with the questions that look a shape up by its kind asked "
-                         "about twice as often)")
+                         "(default: the held-out mix)")
     ap.add_argument("--aux-weight", type=float, default=1.0,
                     help="weight of the training-only perception probe's loss (0: answers only)")
+    ap.add_argument("--cell-probe", action=argparse.BooleanOptionalAction, default=True,
+                    help="the perception probe also reads each visual token's own cell index, so that a token "
+                         "carries where it is (what \"where is the circle?\" needs)")
+    ap.add_argument("--attn-weight", type=float, default=0.5,
+                    help="weight of the attention loss (0: none): the --attn-heads of --attn-layer must attend "
+                         "from each position that predicts a token of a reply to the image token of the shape the "
+                         "reply is about")
+    ap.add_argument("--attn-layer", type=int, default=1, help="decoder layer of the supervised heads")
+    ap.add_argument("--attn-heads", default="0,2",
+                    help="query heads of --attn-layer that are supervised, comma-separated (0 and 2 read different "
+                         "key/value heads, so the looked-up token reaches the answer through two value vectors)")
     ap.add_argument("--save-every", type=int, default=0, help="also save the model every N steps")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -243,7 +262,10 @@ def main():
             state = {k: v for k, v in prev.state_dict().items() if not k.startswith("embed_tokens")}
             model.load_state_dict(state)
         print(f"continuing from {args.init}", flush=True)
-    probe = Probes(64)
+    probe = Probes(64, args.cell_probe)
+    attn_layer = args.attn_layer if args.attn_weight > 0 else -1
+    if attn_layer >= 0:
+        model.layers[attn_layer].keep_attn = True
     params = [E] + list(model.parameters()) + list(probe.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     warm = args.warmup
@@ -262,17 +284,19 @@ def main():
         else:
             batch = [scenes.dialogue(rng, zh=(rng.random() < 0.5), first_types=mix) for _ in range(args.batch)]
         tensors = batch_tensors(tok, batch, remap)
-        loss, acc, aux_loss = forward_loss(model, E, V - len(used), *tensors, probe, args.aux_weight)
+        loss, acc, aux_loss, attn_loss = forward_loss(model, E, V - len(used), *tensors, probe, args.aux_weight,
+                                                      attn_layer, [int(h) for h in args.attn_heads.split(",")])
         opt.zero_grad()
-        (loss + args.aux_weight * aux_loss).backward()
+        (loss + args.aux_weight * aux_loss + args.attn_weight * attn_loss).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
         ema_l = loss.item() if ema_l is None else 0.95 * ema_l + 0.05 * loss.item()
         ema_a = acc.item() if ema_a is None else 0.95 * ema_a + 0.05 * acc.item()
         ema_x = aux_loss.item() if step == 0 else 0.95 * ema_x + 0.05 * aux_loss.item()
+        ema_t = attn_loss.item() if step == 0 else 0.95 * ema_t + 0.05 * attn_loss.item()
         if step % 20 == 0 or step == args.steps - 1:
-            print(f"step {step} loss {ema_l:.4f} token-acc {ema_a:.4f} aux {ema_x:.4f} lr {sched.get_last_lr()[0]:.2e} "
+            print(f"step {step} loss {ema_l:.4f} token-acc {ema_a:.4f} aux {ema_x:.4f} attn {ema_t:.3f} lr {sched.get_last_lr()[0]:.2e} "
                   f"t {time.time() - t0:.0f}s", flush=True)
         if args.save_every and (step + 1) % args.save_every == 0 and step + 1 < args.steps:
             save(args.out, cfg, model, E, used)
