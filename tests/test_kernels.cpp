@@ -125,6 +125,29 @@ TEST_P(MatmulVsReference, LongPrefillShapes) {
   expect_within_activation_bound(x, m.W, y, yr, M, dtype_block_size(t) > 1);
 }
 
+TEST_P(MatmulVsReference, SameInputProductsEqualSeparateOnes) {
+  // matmul_same_input (Q/K/V and gate/up of the decoder): one quantization of x and one
+  // parallel region over all rows for decode and short prompts on block-quantized weights,
+  // one matmul() each otherwise; bit-identical to separate matmul() calls either way.
+  const DType t = GetParam();
+  ThreadPool pool(2);
+  const int64_t K = 160;
+  for (int64_t M : {1, 3, 5, 31, 40}) {
+    auto x = randn(M * K, 60 + M);
+    OwnedMatrix a = make_matrix(t, 37, K, randn(37 * K, 61, 0.3f)), b = make_matrix(t, 8, K, randn(8 * K, 62, 0.3f)),
+                c = make_matrix(t, 13, K, randn(13 * K, 63, 0.3f));
+    auto ba = randn(37, 64), bc = randn(13, 65);
+    std::vector<float> ya(M * 37, NAN), yb(M * 8, NAN), yc(M * 13, NAN), ra(M * 37), rb(M * 8), rc(M * 13);
+    matmul_same_input(x.data(), M, {{&a.W, ba.data(), ya.data()}, {&b.W, nullptr, yb.data()}, {&c.W, bc.data(), yc.data()}}, pool);
+    matmul(x.data(), M, a.W, ba.data(), ra.data(), pool);
+    matmul(x.data(), M, b.W, nullptr, rb.data(), pool);
+    matmul(x.data(), M, c.W, bc.data(), rc.data(), pool);
+    EXPECT_EQ(edgevl_test::max_abs_diff(ya, ra), 0.0f) << dtype_name(t) << " M=" << M;
+    EXPECT_EQ(edgevl_test::max_abs_diff(yb, rb), 0.0f) << dtype_name(t) << " M=" << M;
+    EXPECT_EQ(edgevl_test::max_abs_diff(yc, rc), 0.0f) << dtype_name(t) << " M=" << M;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulVsReference,
                          ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });

@@ -93,59 +93,77 @@ namespace {
 // activation loads missed.)
 constexpr int64_t kTileRows = 8;
 
-void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y,
-                       ThreadPool* pool) {
-  const int64_t N = W.rows, K = W.cols, nb = K / kQK;
-  if (K % dtype_block_size(W.type) != 0)
-    fail(ErrorCode::kInvalidArgument, "matmul: row length " + std::to_string(K) + " is not a multiple of the " + dtype_name(W.type) +
-                                          " block size");
-  const QDotKernels kern = t.for_type(W.type);
-  if (!kern.dot) fail(ErrorCode::kUnsupported, std::string("matmul: no integer kernel for weight type ") + dtype_name(W.type));
-  const QDotFn dot = kern.dot;
-  const QDot4Fn dot4 = kern.x4;
-  const QDot2x4Fn dot2x4 = kern.x2x4;
+// x quantized once (qdot.h), shared by every weight row and thread.
+struct QuantizedActs {
+  std::vector<int8_t> q;
+  std::vector<float> d;  // per row: scales, then scale·sum (qdot.h)
+};
 
-  // Activations, quantized once and shared by every weight row (and thread).
-  std::vector<int8_t> aq(static_cast<size_t>(M * K));
-  std::vector<float> ad(static_cast<size_t>(M * 2 * nb));  // scales, then scale·sum (qdot.h)
+QuantizedActs quantize_acts(const QDotTable& t, const float* x, int64_t M, int64_t K, ThreadPool* pool) {
+  const int64_t nb = K / kQK;
+  QuantizedActs a;
+  a.q.resize(static_cast<size_t>(M * K));
+  a.d.resize(static_cast<size_t>(M * 2 * nb));
   auto quantize_rows = [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) t.quantize(x + m * K, aq.data() + m * K, ad.data() + m * 2 * nb, K);
+    for (int64_t m = m0; m < m1; ++m) t.quantize(x + m * K, a.q.data() + m * K, a.d.data() + m * 2 * nb, K);
   };
   if (pool && M >= 8)
     pool->parallel_for(M, quantize_rows);
   else
     quantize_rows(0, M);
+  return a;
+}
 
-  auto rows = [&](int64_t n0, int64_t n1) {
-    for (int64_t t0 = n0; t0 < n1; t0 += kTileRows) {
-      const int64_t t1 = std::min(n1, t0 + kTileRows);
-      int64_t m = 0;
-      for (; dot4 && m + 4 <= M; m += 4) {
-        int64_t n = t0;
-        if (dot2x4)
-          for (; n + 2 <= t1; n += 2) {
-            float out[8];
-            dot2x4(W.row(n), static_cast<int64_t>(W.row_bytes), aq.data() + m * K, K, ad.data() + m * 2 * nb, 2 * nb, nb, out);
-            for (int i = 0; i < 2; ++i) {
-              const float b = bias ? bias[n + i] : 0.0f;
-              for (int r = 0; r < 4; ++r) y[(m + r) * N + n + i] = out[i * 4 + r] + b;
-            }
+const QDotKernels& checked_kernels(const QDotTable& t, const WeightMatrix& W, QDotKernels& out) {
+  if (W.cols % dtype_block_size(W.type) != 0)
+    fail(ErrorCode::kInvalidArgument, "matmul: row length " + std::to_string(W.cols) + " is not a multiple of the " +
+                                          dtype_name(W.type) + " block size");
+  out = t.for_type(W.type);
+  if (!out.dot) fail(ErrorCode::kUnsupported, std::string("matmul: no integer kernel for weight type ") + dtype_name(W.type));
+  return out;
+}
+
+// Weight rows [n0, n1) of W against all M quantized activation rows.
+void quant_rows(const QDotKernels& kern, const QuantizedActs& a, int64_t M, const WeightMatrix& W, const float* bias, float* y,
+                int64_t n0, int64_t n1) {
+  const int64_t N = W.rows, K = W.cols, nb = K / kQK;
+  const int8_t* aq = a.q.data();
+  const float* ad = a.d.data();
+  for (int64_t t0 = n0; t0 < n1; t0 += kTileRows) {
+    const int64_t t1 = std::min(n1, t0 + kTileRows);
+    int64_t m = 0;
+    for (; kern.x4 && m + 4 <= M; m += 4) {
+      int64_t n = t0;
+      if (kern.x2x4)
+        for (; n + 2 <= t1; n += 2) {
+          float out[8];
+          kern.x2x4(W.row(n), static_cast<int64_t>(W.row_bytes), aq + m * K, K, ad + m * 2 * nb, 2 * nb, nb, out);
+          for (int i = 0; i < 2; ++i) {
+            const float b = bias ? bias[n + i] : 0.0f;
+            for (int r = 0; r < 4; ++r) y[(m + r) * N + n + i] = out[i * 4 + r] + b;
           }
-        for (; n < t1; ++n) {
-          float out[4];
-          dot4(W.row(n), aq.data() + m * K, K, ad.data() + m * 2 * nb, 2 * nb, nb, out);
-          const float b = bias ? bias[n] : 0.0f;
-          for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = out[r] + b;
         }
-      }
-      for (; m < M; ++m) {
-        const int8_t* q = aq.data() + m * K;
-        const float* d = ad.data() + m * 2 * nb;
-        for (int64_t n = t0; n < t1; ++n) y[m * N + n] = dot(W.row(n), q, d, nb) + (bias ? bias[n] : 0.0f);
+      for (; n < t1; ++n) {
+        float out[4];
+        kern.x4(W.row(n), aq + m * K, K, ad + m * 2 * nb, 2 * nb, nb, out);
+        const float b = bias ? bias[n] : 0.0f;
+        for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = out[r] + b;
       }
     }
-  };
-  for_row_chunks(pool, N, kTileRows, rows);
+    for (; m < M; ++m) {
+      const int8_t* q = aq + m * K;
+      const float* d = ad + m * 2 * nb;
+      for (int64_t n = t0; n < t1; ++n) y[m * N + n] = kern.dot(W.row(n), q, d, nb) + (bias ? bias[n] : 0.0f);
+    }
+  }
+}
+
+void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y,
+                       ThreadPool* pool) {
+  QDotKernels kern;
+  checked_kernels(t, W, kern);
+  const QuantizedActs a = quantize_acts(t, x, M, W.cols, pool);
+  for_row_chunks(pool, W.rows, kTileRows, [&](int64_t n0, int64_t n1) { quant_rows(kern, a, M, W, bias, y, n0, n1); });
 }
 
 }  // namespace
@@ -203,6 +221,42 @@ static bool qgemm_disabled() {
 // From 32 rows the per-call packing is paid back: at M = 16 (1536 x 1536, Zen 3, one
 // thread) the GEMM tied the 2x4 row tiles on Q4_0 and was ~20% slower on Q8_0.
 constexpr int64_t kQGemmMinRows = 32;
+
+// EDGEVL_NO_FUSE=1 runs matmul_same_input's products one by one (A/B checks).
+static bool fuse_disabled() {
+  static const bool off = [] {
+    const char* v = std::getenv("EDGEVL_NO_FUSE");
+    return v && *v && *v != '0';
+  }();
+  return off;
+}
+
+void matmul_same_input(const float* x, int64_t M, std::initializer_list<MatmulTarget> targets, ThreadPool& pool) {
+  const MatmulTarget* first = targets.begin();
+  bool fuse = M < kQGemmMinRows && targets.size() > 1 && dtype_is_block_quant(first->W->type) && !fuse_disabled();
+  int64_t total = 0;
+  for (const MatmulTarget& t : targets) {
+    fuse = fuse && t.W->type == first->W->type && t.W->cols == first->W->cols;
+    total += t.W->rows;
+  }
+  if (!fuse) {
+    for (const MatmulTarget& t : targets) matmul(x, M, *t.W, t.bias, t.y, pool);
+    return;
+  }
+  const QDotTable& table = qdot_table_best();
+  QDotKernels kern;
+  checked_kernels(table, *first->W, kern);
+  const QuantizedActs a = quantize_acts(table, x, M, first->W->cols, &pool);
+  // One region over the rows of all the matrices, one after another.
+  for_row_chunks(&pool, total, kTileRows, [&](int64_t r0, int64_t r1) {
+    int64_t base = 0;
+    for (const MatmulTarget& t : targets) {
+      const int64_t b = std::max(r0, base), e = std::min(r1, base + t.W->rows);
+      if (b < e) quant_rows(kern, a, M, *t.W, t.bias, t.y, b - base, e - base);
+      base += t.W->rows;
+    }
+  });
+}
 
 void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool) {
   // Prefill on Q8_0/Q4_0: integer GEMM on repacked weight groups where the CPU has one.

@@ -2,6 +2,7 @@
 // One entry point; the element type of W and the CPU pick the implementation.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 
 #include "core/thread_pool.h"
 #include "kernels/weight_matrix.h"
@@ -10,6 +11,17 @@ namespace edgevl {
 
 // x rows are contiguous with stride K; y rows with stride N. bias may be null.
 void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y, ThreadPool& pool);
+
+// Several products of the same x (Q/K/V, gate/up): y_i = x·W_iᵀ (+ bias_i). For decode and
+// short prompts on block-quantized weights of one type and row length, x is quantized once
+// and the rows of all the matrices are shared out in one parallel region (one barrier
+// instead of one per matrix); otherwise it is one matmul() each. Same results either way.
+struct MatmulTarget {
+  const WeightMatrix* W;
+  const float* bias;  // may be null
+  float* y;
+};
+void matmul_same_input(const float* x, int64_t M, std::initializer_list<MatmulTarget> targets, ThreadPool& pool);
 
 // The scalar reference, used by tests to check every SIMD variant: f32 activations times
 // the dequantized weights, accumulated in double.

@@ -118,9 +118,9 @@ void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCac
     rmsnorm(h.data(), L.attn_norm.data(), normed.data(), n, H, cfg_.rms_norm_eps);
     float* kc = cache.k(l) + start * kvd;
     float* vc = cache.v(l) + start * kvd;
-    matmul(normed.data(), n, L.wq, data_or_null(L.bq), q.data(), pool);
-    matmul(normed.data(), n, L.wk, data_or_null(L.bk), kc, pool);
-    matmul(normed.data(), n, L.wv, data_or_null(L.bv), vc, pool);
+    matmul_same_input(normed.data(), n,
+                      {{&L.wq, data_or_null(L.bq), q.data()}, {&L.wk, data_or_null(L.bk), kc}, {&L.wv, data_or_null(L.bv), vc}},
+                      pool);
     pool.parallel_for(n, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         if (cfg_.qk_norm) {  // per head, before the rotary (in place: rmsnorm reads a row before writing it)
@@ -151,8 +151,7 @@ void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCac
     add_inplace(h.data(), tmp.data(), n * H);
 
     rmsnorm(h.data(), L.ffn_norm.data(), normed.data(), n, H, cfg_.rms_norm_eps);
-    matmul(normed.data(), n, L.gate, nullptr, g.data(), pool);
-    matmul(normed.data(), n, L.up, nullptr, u.data(), pool);
+    matmul_same_input(normed.data(), n, {{&L.gate, nullptr, g.data()}, {&L.up, nullptr, u.data()}}, pool);
     swiglu_inplace(g.data(), u.data(), n * I);
     matmul(g.data(), n, L.down, nullptr, tmp.data(), pool);
     add_inplace(h.data(), tmp.data(), n * H);
