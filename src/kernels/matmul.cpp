@@ -114,13 +114,13 @@ QuantizedActs quantize_acts(const QDotTable& t, const float* x, int64_t M, int64
   return a;
 }
 
-const QDotKernels& checked_kernels(const QDotTable& t, const WeightMatrix& W, QDotKernels& out) {
+QDotKernels checked_kernels(const QDotTable& t, const WeightMatrix& W) {
   if (W.cols % dtype_block_size(W.type) != 0)
     fail(ErrorCode::kInvalidArgument, "matmul: row length " + std::to_string(W.cols) + " is not a multiple of the " +
                                           dtype_name(W.type) + " block size");
-  out = t.for_type(W.type);
-  if (!out.dot) fail(ErrorCode::kUnsupported, std::string("matmul: no integer kernel for weight type ") + dtype_name(W.type));
-  return out;
+  const QDotKernels k = t.for_type(W.type);
+  if (!k.dot) fail(ErrorCode::kUnsupported, std::string("matmul: no integer kernel for weight type ") + dtype_name(W.type));
+  return k;
 }
 
 // Weight rows [n0, n1) of W against all M quantized activation rows.
@@ -160,8 +160,7 @@ void quant_rows(const QDotKernels& kern, const QuantizedActs& a, int64_t M, cons
 
 void matmul_quant_with(const QDotTable& t, const float* x, int64_t M, const WeightMatrix& W, const float* bias, float* y,
                        ThreadPool* pool) {
-  QDotKernels kern;
-  checked_kernels(t, W, kern);
+  const QDotKernels kern = checked_kernels(t, W);
   const QuantizedActs a = quantize_acts(t, x, M, W.cols, pool);
   for_row_chunks(pool, W.rows, kTileRows, [&](int64_t n0, int64_t n1) { quant_rows(kern, a, M, W, bias, y, n0, n1); });
 }
@@ -232,6 +231,7 @@ static bool fuse_disabled() {
 }
 
 void matmul_same_input(const float* x, int64_t M, std::initializer_list<MatmulTarget> targets, ThreadPool& pool) {
+  if (targets.size() == 0) return;
   const MatmulTarget* first = targets.begin();
   bool fuse = M < kQGemmMinRows && targets.size() > 1 && dtype_is_block_quant(first->W->type) && !fuse_disabled();
   int64_t total = 0;
@@ -244,8 +244,7 @@ void matmul_same_input(const float* x, int64_t M, std::initializer_list<MatmulTa
     return;
   }
   const QDotTable& table = qdot_table_best();
-  QDotKernels kern;
-  checked_kernels(table, *first->W, kern);
+  const QDotKernels kern = checked_kernels(table, *first->W);
   const QuantizedActs a = quantize_acts(table, x, M, first->W->cols, &pool);
   // One region over the rows of all the matrices, one after another.
   for_row_chunks(&pool, total, kTileRows, [&](int64_t r0, int64_t r1) {
