@@ -233,6 +233,8 @@ static bool fuse_disabled() {
 void matmul_same_input(const float* x, int64_t M, std::initializer_list<MatmulTarget> targets, ThreadPool& pool) {
   if (targets.size() == 0) return;
   const MatmulTarget* first = targets.begin();
+  // Below kQGemmMinRows rows, matmul() runs block-quantized weights on exactly these row
+  // kernels (matmul_quant_with), which is what makes the shared region bit-identical to it.
   bool fuse = M < kQGemmMinRows && targets.size() > 1 && dtype_is_block_quant(first->W->type) && !fuse_disabled();
   int64_t total = 0;
   for (const MatmulTarget& t : targets) {

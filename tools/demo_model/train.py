@@ -272,20 +272,21 @@ def main():
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
 
+    turn_choices = [int(x) for x in args.turns.split(",")] if args.turns else None
+    attn_heads = [int(h) for h in args.attn_heads.split(",")]
     mix = args.type_mix.split(",")
     assert set(mix) <= set(scenes.FIRST_TYPES), f"--type-mix: unknown type in {mix}"
     rng = random.Random(args.seed)
     ema_l, ema_a = None, None
     for step in range(args.steps):
-        if args.turns:
-            choices = [int(x) for x in args.turns.split(",")]
-            batch = [scenes.dialogue(rng, zh=(rng.random() < 0.5), n_turns=rng.choice(choices), first_types=mix)
+        if turn_choices:
+            batch = [scenes.dialogue(rng, zh=(rng.random() < 0.5), n_turns=rng.choice(turn_choices), first_types=mix)
                      for _ in range(args.batch)]
         else:
             batch = [scenes.dialogue(rng, zh=(rng.random() < 0.5), first_types=mix) for _ in range(args.batch)]
         tensors = batch_tensors(tok, batch, remap)
         loss, acc, aux_loss, attn_loss = forward_loss(model, E, V - len(used), *tensors, probe, args.aux_weight,
-                                                      attn_layer, [int(h) for h in args.attn_heads.split(",")])
+                                                      attn_layer, attn_heads)
         opt.zero_grad()
         (loss + args.aux_weight * aux_loss + args.attn_weight * attn_loss).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
