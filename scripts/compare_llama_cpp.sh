@@ -15,7 +15,8 @@
 #   edgevl bench with the same settings (-r 1, --json).
 # Then prints a Markdown table of the means over the rounds and the ratio edgevl/llama.cpp.
 # Environment: ROUNDS (default 2), IMAGE (default the fixture's demo_sq448.png for a Qwen3-VL
-# file, demo_sq392.png otherwise), OUT (directory for the raw logs, default a temp dir).
+# file, demo_sq392.png otherwise), OUT (directory for the raw logs, default a temp dir),
+# REPORT_ONLY=1 (print the table again from the logs already in OUT, running nothing).
 # llama.cpp is not part of edgevl: build it yourself (cmake -DGGML_NATIVE=ON, Release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,8 +39,9 @@ for c in llama-mtmd-cli llama-qwen2vl-cli; do
 done
 timer=(); [ -x /usr/bin/time ] && timer=(/usr/bin/time -v)  # peak RSS (Debian package "time")
 
+if [ -n "${REPORT_ONLY:-}" ]; then rounds_to_run=0; else rounds_to_run=$rounds; fi
 echo "logs in $out; $rounds rounds, $threads threads, image $image; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-for r in $(seq 1 "$rounds"); do
+for r in $(seq 1 "$rounds_to_run"); do
   echo "round $r: llama-bench" >&2
   "$bin/llama-bench" -m "$prefix.gguf" -p 196 -n 64 -t "$threads" -r 1 -o json > "$out/llama-bench.$r.json"
   if [ -n "$vl" ]; then
@@ -57,6 +59,9 @@ python3 - "$out" "$rounds" "$size" <<'EOF'
 import json, re, statistics, sys
 out, rounds, size = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rows = {}  # metric -> (edgevl values, llama.cpp values, higher is better)
+def stamp(log, pattern):
+    m = re.search(r"^(\d+)\.(\d+)\.(\d+)\.(\d+) .*" + pattern, log, re.M)
+    return int(m[1]) * 60 + int(m[2]) + int(m[3]) / 1e3 + int(m[4]) / 1e6 if m else None
 def add(metric, ev, lc, higher):
     e, l, _ = rows.setdefault(metric, ([], [], higher))
     if ev is not None: e.append(ev)
@@ -75,7 +80,19 @@ for r in range(1, rounds + 1):
         m = re.search(r"(?:mtmd batch encoding done|image slice encoded) in (\d+) ms", log)
         enc = float(m.group(1)) / 1000 if m else None
         m = re.search(r"prompt eval time =\s*([\d.]+) ms", log)
-        if m and enc is not None: ttft = enc + float(m.group(1)) / 1000
+        if m and enc is not None:
+            # Current llama-mtmd-cli counts the image encode inside "prompt eval time" (the
+            # timestamps show it: the prompt eval line comes less than its own length after
+            # "encoding done"), so adding the two counted the encode twice. With -v each log
+            # line starts with a timestamp (minutes.seconds.ms.us): TTFT = from the start of
+            # the encode to that line, which follows the first token.
+            pe = float(m.group(1)) / 1000
+            t_enc = stamp(log, r"(?:mtmd batch encoding done|image slice encoded) in")
+            t_pe = stamp(log, r"prompt eval time =")
+            if t_enc is not None and t_pe is not None:
+                ttft = t_pe - (t_enc - enc)
+            else:
+                ttft = pe if pe >= enc else enc + pe
         m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", log)
         rss = int(m.group(1)) * 1024 / 1e9 if m else None
     except OSError:
