@@ -169,6 +169,10 @@ typedef enum edgevl_overflow_policy {
  * EDGEVL_DEFAULT_IMAGE_MAX_TOKENS) and at most image_max_pixels, never below
  * image_min_pixels. An image whose tokens do not fit the remaining context is refused with
  * EDGEVL_ERR_CONTEXT_OVERFLOW (the message gives the numbers) before any encoding work. */
+/* Element type of a session's KV cache (edgevl_session_params.kv_type). Per token it takes
+ * 2 x layers x kv_heads x head_dim elements: 56 KiB in f32 and 28 KiB in f16 for Qwen2-VL-2B. */
+typedef enum edgevl_kv_type { EDGEVL_KV_F32 = 0, EDGEVL_KV_F16 = 1 } edgevl_kv_type;
+
 typedef struct edgevl_session_params {
   uint32_t struct_size;
   int32_t max_context;        /* KV cache size in tokens, 16..1048576 (default 4096) */
@@ -191,6 +195,10 @@ typedef struct edgevl_session_params {
   int64_t image_max_tokens;   /* tokens one image may take, 0..max_context; 0 = the library default
                                  (EDGEVL_DEFAULT_IMAGE_MAX_TOKENS), unless image_max_pixels is set. Raise
                                  it for more detail on big images, at the cost of encode time and memory. */
+  int32_t kv_type;            /* EDGEVL_KV_F32 (default) or EDGEVL_KV_F16: the KV cache stores keys and values
+                                 as 16-bit floats, half its memory, each rounded to f16 (llama.cpp's default).
+                                 Added after the first release: a struct_size without this field is accepted
+                                 and means EDGEVL_KV_F32. */
 } edgevl_session_params;
 
 edgevl_session_params edgevl_session_default_params(void);

@@ -136,6 +136,7 @@ class Server {
   static edgevl_session_params session_params(const ServerOptions& opt) {
     edgevl_session_params p = edgevl_session_default_params();
     p.max_context = opt.max_context;
+    p.kv_type = opt.kv_f16 ? EDGEVL_KV_F16 : EDGEVL_KV_F32;
     p.overflow = EDGEVL_OVERFLOW_ERROR;  // a prompt that does not fit is the client's 400, not silent truncation
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
     p.n_threads = opt.threads > 0 ? opt.threads : std::max(1, cores / std::max(1, opt.parallel));

@@ -17,6 +17,7 @@ struct ServerOptions {
   int max_sessions = 4;            // cached conversations (KV caches) kept
   int max_queue = 8;               // requests waiting for a generation slot
   int max_context = 4096;          // per session, tokens
+  bool kv_f16 = false;             // KV caches in f16 (half the memory)
   int threads = 0;                 // per generation; 0 = cores / parallel
   int max_tokens = 512;            // default max_tokens
   int max_images = 8;              // per request

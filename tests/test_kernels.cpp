@@ -10,6 +10,7 @@
 #include "core/fp16.h"
 #include "kernels/attention.h"
 #include "kernels/dot.h"
+#include "kernels/gemm_blas.h"
 #include "kernels/matmul.h"
 #include "kernels/vexp.h"
 #include "kernels/qdot.h"
@@ -168,6 +169,27 @@ TEST(Dot, EveryTableMatchesScalar) {
   }
 }
 
+// y += a·w on f32 and f16 rows: each table against a double-precision sum of the same
+// widened values (one FMA or one multiply-add per element: within an ulp or two of y).
+TEST(Dot, EveryAxpyMatchesReference) {
+  for (int64_t k : {1, 7, 8, 9, 16, 17, 33, 128, 1280}) {
+    auto w = randn(k, 40 + k), y0 = randn(k, 50 + k);
+    const float a = -0.7f;
+    for (DType t : {DType::F32, DType::F16}) {
+      OwnedMatrix m = make_matrix(t, 1, k, w);
+      std::vector<float> wide(k);
+      dequantize_row(m.W, 0, wide.data());
+      for (const auto& tab : dot_tables_available()) {
+        std::vector<float> y = y0;
+        (t == DType::F16 ? tab.f16_axpy : tab.f32_axpy)(a, m.W.data, y.data(), k);
+        for (int64_t i = 0; i < k; ++i)
+          ASSERT_NEAR(y[i], double(y0[i]) + double(a) * wide[i], 1e-6 * (1 + std::fabs(y0[i]) + std::fabs(wide[i])))
+              << tab.name << " " << dtype_name(t) << " k=" << k << " i=" << i;
+      }
+    }
+  }
+}
+
 TEST(Dot, EveryRowWideningMatchesDequantizeRow) {
   for (int64_t k : {1, 7, 8, 9, 15, 16, 17, 33, 1280}) {
     auto w = randn(2 * k, 30 + k);
@@ -311,6 +333,93 @@ TEST(Attention, MatchesReferenceCausalAndFull) {
       a.out = orf.data();
       attention_reference(a);
       ASSERT_LE(edgevl_test::max_abs_diff(o, orf), 1e-5f) << "nq=" << nq << " causal_offset=" << causal;
+    }
+}
+
+// K and V stored as f16 (an f16 KV cache): the per-row path (decode) and the tiled path
+// (prefill: widened per key tile, with and without sgemm) against the reference, which
+// reads the same halves exactly. Odd head size and padded rows exercise the SIMD tails.
+TEST(Attention, F16KeysAndValuesMatchReference) {
+  ThreadPool pool(2);
+  for (int64_t nq : {1, 7, 40, 300})
+    for (int64_t causal : {-1, 0, 9})
+      for (bool use_gemm : {true, false}) {
+        AttentionArgs a;
+        a.n_head = 6;
+        a.n_kv_head = 2;
+        a.head_dim = 20;
+        a.nq = nq;
+        a.nk = causal == 9 ? nq + 9 : nq;
+        a.q_stride = a.n_head * a.head_dim;
+        a.kv_stride = a.n_kv_head * a.head_dim + 4;
+        a.out_stride = a.q_stride;
+        a.scale = 0.3f;
+        a.causal_offset = causal;
+        auto q = randn(a.nq * a.q_stride, 21, 2.0f), kf = randn(a.nk * a.kv_stride, 22, 2.0f), vf = randn(a.nk * a.kv_stride, 23);
+        std::vector<uint16_t> k(kf.size()), v(vf.size());
+        for (size_t i = 0; i < k.size(); ++i) k[i] = f32_to_f16(kf[i]), v[i] = f32_to_f16(vf[i]);
+        std::vector<float> o(a.nq * a.out_stride), orf(o.size());
+        a.q = q.data();
+        a.k = k.data();
+        a.v = v.data();
+        a.kv_type = DType::F16;
+        a.out = o.data();
+        if (nq >= kGemmMinRows)
+          attention_tiled(a, pool, use_gemm);
+        else
+          attention_rows(a, pool, use_gemm);
+        a.out = orf.data();
+        attention_reference(a);
+        ASSERT_LE(edgevl_test::max_abs_diff(o, orf), 1e-5f) << "nq=" << nq << " causal_offset=" << causal << " gemm=" << use_gemm;
+      }
+  AttentionArgs bad;
+  bad.nq = bad.nk = 1;
+  bad.kv_type = DType::BF16;
+  EXPECT_THROW(attention(bad, pool), Error);
+}
+
+// Decode-shaped attention over long contexts: the per-row path splits the keys into chunks
+// (one task per row, KV head and chunk) and merges their softmax sums, with sgemm on the
+// chunks (when BLAS is built in) and with the dot/axpy kernels. One query row after
+// 999 cached keys (GQA 3:1 and 1:1), and three causal rows that see 1-3 of 600 keys, so
+// that some chunks are empty; f32 and f16 K/V.
+TEST(Attention, KeyChunksMergeToTheReference) {
+  for (int threads : {1, 2, 3})
+    for (DType kv : {DType::F32, DType::F16}) {
+      ThreadPool pool(threads);
+      struct Shape {
+        int64_t nq, nk, causal;
+        int n_head, n_kv_head;
+      } shapes[] = {{1, 1000, 999, 6, 2}, {1, 1000, 999, 2, 2}, {3, 600, 0, 4, 1}, {2, 2000, 1998, 12, 2}};
+      for (const Shape& sh : shapes) {
+        AttentionArgs a;
+        a.n_head = sh.n_head;
+        a.n_kv_head = sh.n_kv_head;
+        a.head_dim = 24;
+        a.nq = sh.nq;
+        a.nk = sh.nk;
+        a.q_stride = a.out_stride = a.n_head * a.head_dim;
+        a.kv_stride = a.n_kv_head * a.head_dim;
+        a.scale = 0.2f;
+        a.causal_offset = sh.causal;
+        auto q = randn(a.nq * a.q_stride, 31, 3.0f), kf = randn(a.nk * a.kv_stride, 32, 3.0f), v = randn(a.nk * a.kv_stride, 33);
+        std::vector<uint16_t> kh(kf.size()), vh(v.size());
+        for (size_t i = 0; i < kh.size(); ++i) kh[i] = f32_to_f16(kf[i]), vh[i] = f32_to_f16(v[i]);
+        a.q = q.data();
+        a.kv_type = kv;
+        a.k = kv == DType::F16 ? static_cast<const void*>(kh.data()) : kf.data();
+        a.v = kv == DType::F16 ? static_cast<const void*>(vh.data()) : v.data();
+        std::vector<float> o(a.nq * a.out_stride), orf(o.size());
+        a.out = orf.data();
+        attention_reference(a);
+        for (bool use_gemm : {true, false}) {
+          std::fill(o.begin(), o.end(), NAN);
+          a.out = o.data();
+          attention_rows(a, pool, use_gemm);
+          ASSERT_LE(edgevl_test::max_abs_diff(o, orf), 1e-5f) << "threads=" << threads << " " << dtype_name(kv) << " nq=" << sh.nq
+                                                              << " nk=" << sh.nk << " heads=" << sh.n_head << " gemm=" << use_gemm;
+        }
+      }
     }
 }
 

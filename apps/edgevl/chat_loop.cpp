@@ -202,6 +202,7 @@ int run_chat(const ChatOptions& o) {
   }
   edgevl_session_params sp = edgevl_session_default_params();
   sp.max_context = int32_t(o.max_context);
+  sp.kv_type = o.kv_f16 ? EDGEVL_KV_F16 : EDGEVL_KV_F32;
   sp.n_keep = o.n_keep;
   sp.overflow = o.evict ? EDGEVL_OVERFLOW_DROP_OLDEST : EDGEVL_OVERFLOW_ERROR;
   sp.n_threads = o.threads;

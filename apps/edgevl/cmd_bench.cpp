@@ -24,6 +24,8 @@ int cmd_bench(int argc, char** argv) {
   app.add_option("-r,--repetitions", p.reps, "repetitions of each test");
   app.add_option("-t,--threads", p.n_threads, "threads (0 = all cores)");
   app.add_option("--decode-context", p.decode_context, "tokens prefilled before the decode steps");
+  std::string kv_type = "f32";
+  app.add_option("--kv-type", kv_type, "KV cache element type: f32 or f16 (half the memory)")->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--seed", p.seed, "seed of the token ids and image pixels");
   app.add_option("--bandwidth-mib", bw_mib, "buffer of the memory bandwidth probe in MiB (0 = skip)");
   app.add_flag("--no-warmup", no_warmup, "no untimed pass over the weights first");
@@ -37,6 +39,7 @@ int cmd_bench(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  p.kv_type = edgevl::parse_kv_type(kv_type);
   if (bw_mib < 0 || bw_mib > 65536) {
     std::fprintf(stderr, "edgevl bench: --bandwidth-mib must be between 0 and 65536\n");
     return 2;

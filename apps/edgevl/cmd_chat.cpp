@@ -38,6 +38,8 @@ int cmd_chat(int argc, char** argv) {
   app.add_option("--max-new-tokens", o.max_new_tokens, "maximum tokens per reply");
   app.add_flag("--ignore-eos", o.ignore_eos, "do not stop at <|im_end|>");
   app.add_option("--max-context", o.max_context, "KV cache size in tokens");
+  std::string kv_type = "f32";
+  app.add_option("--kv-type", kv_type, "KV cache element type: f32, or f16 for half the memory")->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--keep", o.n_keep, "with --evict: tokens never evicted (-1 = the system prompt)");
   app.add_flag("--evict", o.evict, "when the context is full, drop the oldest turns instead of refusing");
   app.add_option("-t,--threads", o.threads, "threads (0 = all cores)");
@@ -50,6 +52,7 @@ int cmd_chat(int argc, char** argv) {
     return app.exit(e);
   }
   o.system_given = system->count() > 0;
+  o.kv_f16 = kv_type == "f16";
   if (o.model.empty()) {
     std::fprintf(stderr, "edgevl chat: no --model given and the bundled demo model (models/shapes-qwen2-vl) was not found\n");
     return 2;

@@ -33,6 +33,8 @@ int cmd_serve(int argc, char** argv) {
   app.add_option("--max-sessions", o.max_sessions, "conversations kept with their KV cache (LRU)")->check(CLI::Range(1, 1024));
   app.add_option("--max-queue", o.max_queue, "requests that may wait for a generation slot; more get 429")->check(CLI::Range(0, 4096));
   app.add_option("--max-context", o.max_context, "KV cache size per session, in tokens")->check(CLI::Range(64, 1 << 20));
+  std::string kv_type = "f32";
+  app.add_option("--kv-type", kv_type, "KV cache element type: f32, or f16 for half the memory")->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("-t,--threads", o.threads, "threads per generation (0 = cores / --parallel)")->check(CLI::Range(0, 1024));
   app.add_option("--max-tokens", o.max_tokens, "max_tokens when a request gives none")->check(CLI::Range(1, 1 << 20));
   app.add_option("--max-images", o.max_images, "images allowed in one request")->check(CLI::Range(0, 1024));
@@ -55,6 +57,7 @@ int cmd_serve(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  o.kv_f16 = kv_type == "f16";
   if (o.model_path.empty()) {
     std::fprintf(stderr, "edgevl serve: no --model given and the bundled demo model (models/shapes-qwen2-vl) was not found\n");
     return 2;

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "capi/c_api_internal.h"
@@ -44,6 +45,20 @@ void check_struct(const T* p, const char* name) {
   if (p->struct_size != sizeof(T))
     invalid(std::string(name) + ".struct_size is " + std::to_string(p->struct_size) + ", expected " + std::to_string(sizeof(T)) +
             " (initialise it with the matching *_default_params() function)");
+}
+
+// Session params from a caller built against this header or the first release's, whose
+// struct ended before kv_type: the fields it has are read, the later ones keep their defaults.
+edgevl_session_params session_params_of(const edgevl_session_params* p) {
+  constexpr size_t kFirstRelease = offsetof(edgevl_session_params, kv_type);
+  if (!p) invalid("session params is NULL");
+  if (p->struct_size != sizeof *p && p->struct_size != kFirstRelease)
+    invalid("session params.struct_size is " + std::to_string(p->struct_size) + ", expected " + std::to_string(sizeof *p) +
+            " (initialise it with edgevl_session_default_params())");
+  edgevl_session_params out = edgevl_session_default_params();
+  std::memcpy(&out, p, p->struct_size);
+  out.struct_size = sizeof out;
+  return out;
 }
 
 edgevl_session* checked(const edgevl_session* s) {
@@ -332,14 +347,14 @@ edgevl_status edgevl_session_create(const edgevl_model* model, const edgevl_sess
     if (!out_session) invalid("out_session is NULL");
     *out_session = nullptr;
     if (!model || !model->model) invalid("model is NULL");
-    check_struct(params, "session params");
-    const SessionParams sp = convert_session_params(*params);
+    const edgevl_session_params p = session_params_of(params);
+    const SessionParams sp = convert_session_params(p);
     auto s = std::make_unique<edgevl_session>();
     s->model = model->model;
-    s->params = *params;
+    s->params = p;
     s->params.system_prompt = nullptr;  // not kept: the caller's string
     s->session = std::make_unique<Session>(model->model, sp);
-    if (params->cpu_mask) s->session->run_on_pool([mask = params->cpu_mask] { pin_threads(mask); });
+    if (p.cpu_mask) s->session->run_on_pool([mask = p.cpu_mask] { pin_threads(mask); });
     s->kv_used = s->session->kv_size();
     s->kv_capacity = s->session->max_context();
     *out_session = s.release();

@@ -153,6 +153,8 @@ SessionParams convert_session_params(const edgevl_session_params& p) {
             std::to_string(p.image_max_pixels) + ")");
   range("image_max_input_pixels", p.image_max_input_pixels, 0, int64_t(1) << 40, "0 (the default, 64 Mpx) or a pixel count");
   range("image_max_tokens", p.image_max_tokens, 0, p.max_context, "0 (the library default) or 1..max_context");
+  if (p.kv_type != EDGEVL_KV_F32 && p.kv_type != EDGEVL_KV_F16)
+    invalid("session params: kv_type must be EDGEVL_KV_F32 or EDGEVL_KV_F16 (got " + std::to_string(p.kv_type) + ")");
 
   SessionParams sp;
   sp.max_context = p.max_context;
@@ -168,6 +170,7 @@ SessionParams convert_session_params(const edgevl_session_params& p) {
   sp.max_pixels = p.image_max_pixels;
   if (p.image_max_input_pixels > 0) sp.image_limits.max_pixels = p.image_max_input_pixels;
   sp.max_image_tokens = p.image_max_tokens;
+  sp.kv_type = p.kv_type == EDGEVL_KV_F16 ? KvType::F16 : KvType::F32;
   return sp;
 }
 

@@ -83,6 +83,18 @@ static void dot_impl_x4(const float* x, int64_t xs, const uint8_t* w, int64_t k,
   }
 }
 
+template <__m256 (*Load)(const uint8_t*), int kBytes, float (*Scalar)(const uint8_t*)>
+static void axpy_impl(float a, const uint8_t* w, float* y, int64_t k) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, Load(w + i * kBytes), _mm256_loadu_ps(y + i)));
+    _mm256_storeu_ps(y + i + 8, _mm256_fmadd_ps(av, Load(w + (i + 8) * kBytes), _mm256_loadu_ps(y + i + 8)));
+  }
+  for (; i + 8 <= k; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, Load(w + i * kBytes), _mm256_loadu_ps(y + i)));
+  for (; i < k; ++i) y[i] += a * Scalar(w + i * kBytes);
+}
+
 template <__m256 (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*)>
 static void row_to_f32(const uint8_t* w, float* out, int64_t k) {
   int64_t i = 0;
@@ -100,6 +112,8 @@ DotTable dot_table_avx2() {
   t.f16_x4 = dot_impl_x4<load_f16, 2, scalar_f16>;
   t.bf16_x4 = dot_impl_x4<load_bf16, 2, scalar_bf16>;
   t.f16_row = row_to_f32<load_f16, scalar_f16>;
+  t.f32_axpy = axpy_impl<load_f32, 4, scalar_f32>;
+  t.f16_axpy = axpy_impl<load_f16, 2, scalar_f16>;
   t.bf16_row = row_to_f32<load_bf16, scalar_bf16>;
   return t;
 }

@@ -75,6 +75,17 @@ void dot_impl_x4(const float* x, int64_t xs, const uint8_t* w, int64_t k, float*
   }
 }
 
+template <float32x4_t (*Load)(const uint8_t*), int kBytes, float (*Scalar)(const uint8_t*)>
+static void axpy_impl(float a, const uint8_t* w, float* y, int64_t k) {
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), Load(w + i * kBytes), a));
+    vst1q_f32(y + i + 4, vfmaq_n_f32(vld1q_f32(y + i + 4), Load(w + (i + 4) * kBytes), a));
+  }
+  for (; i + 4 <= k; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), Load(w + i * kBytes), a));
+  for (; i < k; ++i) y[i] += a * Scalar(w + i * kBytes);
+}
+
 template <float32x4_t (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*)>
 void row_to_f32(const uint8_t* w, float* out, int64_t k) {
   int64_t i = 0;
@@ -94,6 +105,8 @@ DotTable dot_table_neon() {
   t.f16_x4 = dot_impl_x4<load_f16, 2, scalar_f16>;
   t.bf16_x4 = dot_impl_x4<load_bf16, 2, scalar_bf16>;
   t.f16_row = row_to_f32<load_f16, scalar_f16>;
+  t.f32_axpy = axpy_impl<load_f32, 4, scalar_f32>;
+  t.f16_axpy = axpy_impl<load_f16, 2, scalar_f16>;
   t.bf16_row = row_to_f32<load_bf16, scalar_bf16>;
   return t;
 }

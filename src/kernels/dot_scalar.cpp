@@ -55,9 +55,23 @@ static void bf16_row(const uint8_t* w, float* out, int64_t k) {
   }
 }
 
+static void axpy_f32(float a, const uint8_t* w, float* y, int64_t k) {
+  const float* wf = reinterpret_cast<const float*>(w);
+  for (int64_t i = 0; i < k; ++i) y[i] += a * wf[i];
+}
+static void axpy_f16(float a, const uint8_t* w, float* y, int64_t k) {
+  for (int64_t i = 0; i < k; ++i) {
+    uint16_t h;
+    std::memcpy(&h, w + 2 * i, 2);
+    y[i] += a * f16_to_f32(h);
+  }
+}
+
 DotTable dot_table_scalar() {
   DotTable t{dot_f32, dot_f16, dot_bf16, "scalar"};
   t.f16_row = f16_row;
+  t.f32_axpy = axpy_f32;
+  t.f16_axpy = axpy_f16;
   t.bf16_row = bf16_row;
   t.f32_x4 = dot_x4<dot_f32>;
   t.f16_x4 = dot_x4<dot_f16>;

@@ -107,7 +107,7 @@ void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCac
   const int nh = cfg_.num_heads, nkv = cfg_.num_kv_heads;
   const int qd = nh * hd, kvd = nkv * hd;
 
-  std::vector<float> h(x, x + n * H), normed(n * H), q(n * qd), att(n * qd), tmp(n * H), g(n * I), u(n * I);
+  std::vector<float> h(x, x + n * H), normed(n * H), q(n * qd), kn(n * kvd), vn(n * kvd), att(n * qd), tmp(n * H), g(n * I), u(n * I);
   // Rotary tables once per position, shared by all layers.
   std::vector<float> cos(n * hd), sin(n * hd);
   for (int64_t i = 0; i < n; ++i) rope_.table(cells[i].pos, cos.data() + i * hd, sin.data() + i * hd);
@@ -116,10 +116,9 @@ void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCac
     cancel.check("prefill");  // K/V rows written past cache.size() are not committed yet
     const Layer& L = layers_[l];
     rmsnorm(h.data(), L.attn_norm.data(), normed.data(), n, H, cfg_.rms_norm_eps);
-    float* kc = cache.k(l) + start * kvd;
-    float* vc = cache.v(l) + start * kvd;
+    float* kc = kn.data();
     matmul_same_input(normed.data(), n,
-                      {{&L.wq, data_or_null(L.bq), q.data()}, {&L.wk, data_or_null(L.bk), kc}, {&L.wv, data_or_null(L.bv), vc}},
+                      {{&L.wq, data_or_null(L.bq), q.data()}, {&L.wk, data_or_null(L.bk), kc}, {&L.wv, data_or_null(L.bv), vn.data()}},
                       pool);
     pool.parallel_for(n, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
@@ -131,10 +130,12 @@ void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCac
         rope_apply(kc + i * kvd, nkv, hd, cos.data() + i * hd, sin.data() + i * hd);
       }
     });
+    cache.write(l, start, n, kn.data(), vn.data());  // rounded to the cache's type (f16 or f32)
     AttentionArgs a;
     a.q = q.data();
     a.k = cache.k(l);
     a.v = cache.v(l);
+    a.kv_type = cache.dtype();
     a.out = att.data();
     a.q_stride = a.out_stride = qd;
     a.kv_stride = kvd;
@@ -178,11 +179,13 @@ void Qwen2Decoder::shift_keys(KvCache& cache, int64_t begin, int64_t end, int32_
   // Rotations compose: rotating by the M-RoPE angles of (δ, δ, δ) moves every axis by δ.
   std::vector<float> cos(hd), sin(hd);
   rope_.table({delta, delta, delta}, cos.data(), sin.data());
+  std::vector<float> k((end - begin) * kvd);
   for (int l = 0; l < cfg_.num_layers; ++l) {
-    float* k = cache.k(l);
+    cache.read_keys(l, begin, end - begin, k.data());
     pool.parallel_for(end - begin, [&](int64_t b, int64_t e) {
-      for (int64_t i = begin + b; i < begin + e; ++i) rope_apply(k + i * kvd, nkv, hd, cos.data(), sin.data());
+      for (int64_t i = b; i < e; ++i) rope_apply(k.data() + i * kvd, nkv, hd, cos.data(), sin.data());
     });
+    cache.write_keys(l, begin, end - begin, k.data());
   }
 }
 

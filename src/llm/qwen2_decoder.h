@@ -35,7 +35,7 @@ class Qwen2Decoder {
   int hidden_size() const { return cfg_.hidden_size; }
   int vocab_size() const { return static_cast<int>(lm_head_.rows); }
   int kv_dim() const { return cfg_.num_kv_heads * cfg_.head_dim; }
-  KvCache make_cache(int64_t capacity) const { return KvCache(cfg_.num_layers, capacity, kv_dim()); }
+  KvCache make_cache(int64_t capacity, KvType type = KvType::F32) const { return KvCache(cfg_.num_layers, capacity, kv_dim(), type); }
   // Bytes of weights a decode step reads (for bandwidth figures).
   size_t weight_bytes_per_token() const;
 

@@ -244,7 +244,7 @@ BenchResult run_bench(const BenchParams& p) {
     say(p, "prefill pp" + std::to_string(p.n_prompt));
     r.prefill_run = true;
     r.prefill_gflop = decoder_prefill_flops(tc, p.n_prompt, 0) / 1e9;
-    KvCache c = dec.make_cache(p.n_prompt);
+    KvCache c = dec.make_cache(p.n_prompt, p.kv_type);
     std::vector<float> x(size_t(p.n_prompt) * H), logits(vocab);
     const auto cells = text_cells(0, p.n_prompt);
     for (int i = 0; i < p.reps; ++i) {
@@ -263,7 +263,7 @@ BenchResult run_bench(const BenchParams& p) {
     const int64_t ctx = p.decode_context;
     // Step k (0-based) runs one token after ctx + k cached ones.
     for (int k = 0; k < p.n_gen; ++k) r.decode_gflop += decoder_prefill_flops(tc, 1, ctx + k) / 1e9;
-    KvCache c = dec.make_cache(ctx + p.n_gen);
+    KvCache c = dec.make_cache(ctx + p.n_gen, p.kv_type);
     std::vector<float> x(size_t(ctx) * H), logits(vocab);
     const auto cells = text_cells(0, ctx + p.n_gen);
     for (int i = 0; i < p.reps; ++i) {
@@ -288,6 +288,7 @@ BenchResult run_bench(const BenchParams& p) {
     for (int i = 0; i < p.reps; ++i) {
       SessionParams sp;
       sp.n_threads = r.threads;
+      sp.kv_type = p.kv_type;
       sp.fixed_size = image_size;
       {  // the size asked for, not the default budget
         const int64_t f = model->config().vision.patch_size * model->config().vision.spatial_merge_size;
@@ -331,7 +332,7 @@ std::string bench_markdown(const BenchResult& r) {
   if (r.has_vision)
     s += " | vision: " + params_str(r.vision_params) + " params, " + std::to_string(r.config.vision.depth) + " blocks";
   s += "\n";
-  s += "cpu: " + r.cpu_features + " | kernels: " + r.kernels + " | threads: " + std::to_string(r.threads) + " | load: " + fmt("%.0f", r.load_ms) + " ms | peak RSS: " +
+  s += "cpu: " + r.cpu_features + " | kernels: " + r.kernels + " | threads: " + std::to_string(r.threads) + " | KV cache: " + kv_type_name(r.params.kv_type) + " | load: " + fmt("%.0f", r.load_ms) + " ms | peak RSS: " +
        fmt("%.1f", r.peak_rss_bytes / 1048576.0) + " MiB | read bandwidth: " +
        (r.bandwidth_gbs > 0 ? fmt("%.2f", r.bandwidth_gbs) + " GB/s" : std::string("not measured")) + "\n\n";
   s += "| test | tokens | reps | ms | t/s | GFLOP/s | notes |\n";
@@ -372,6 +373,7 @@ nlohmann::json bench_json(const BenchResult& r) {
   j["cpu_features"] = r.cpu_features;
   j["kernels"] = r.kernels;
   j["threads"] = r.threads;
+  j["kv_type"] = kv_type_name(r.params.kv_type);
   j["reps"] = p.reps;
   j["load_ms"] = r.load_ms;
   j["text"] = {{"params", r.text_params},

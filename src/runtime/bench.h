@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "formats/model_config.h"
+#include "llm/kv_cache.h"
 
 namespace edgevl {
 
@@ -34,6 +35,7 @@ struct BenchParams {
   int reps = 3;
   int n_threads = 0;   // 0 = all cores
   int decode_context = 16;  // tokens prefilled before the decode steps
+  KvType kv_type = KvType::F32;  // KV cache of the prefill, decode and TTFT tests
   bool warmup = true;       // one untimed pass over the weights before timing
   bool ttft = true;         // the end-to-end image-question row
   uint64_t seed = 1234;     // token ids and image pixels

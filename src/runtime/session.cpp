@@ -66,7 +66,7 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
     fail(ErrorCode::kInvalidArgument, "session: max_image_tokens must be between 0 (default " + std::to_string(kDefaultMaxImageTokens) +
                                           ") and 1048576 (got " + std::to_string(params_.max_image_tokens) + ")");
   if (params_.system_prompt && !is_valid_utf8(*params_.system_prompt)) fail(ErrorCode::kInvalidArgument, "session: the system prompt is not valid UTF-8");
-  cache_ = model_->decoder().make_cache(params_.max_context);
+  cache_ = model_->decoder().make_cache(params_.max_context, params_.kv_type);
   logits_.resize(model_->decoder().vocab_size());
   tmpl_ = model_->chat_template();
   if (params_.system_prompt) tmpl_.set_system_prompt(*params_.system_prompt);

@@ -54,6 +54,7 @@ enum class OverflowPolicy { Error, DropOldest };
 
 struct SessionParams {
   int64_t max_context = 4096;  // KV cache capacity in tokens
+  KvType kv_type = KvType::F32;  // KV cache element type (f16: half the memory)
   int64_t n_keep = -1;         // tokens never evicted; -1 = the system block
   OverflowPolicy overflow = OverflowPolicy::Error;
   int n_threads = 0;           // 0 = all cores

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -668,9 +669,9 @@ static void test_session_params_each_field_named(edgevl_model* model) {
   struct {
     const char* field;
     edgevl_session_params p;
-  } cases[12];
+  } cases[13];
   int n = 0;
-  for (int i = 0; i < 12; ++i) cases[i].p = edgevl_session_default_params();
+  for (int i = 0; i < 13; ++i) cases[i].p = edgevl_session_default_params();
   cases[n].field = "max_context", cases[n++].p.max_context = -100;
   cases[n].field = "max_context", cases[n++].p.max_context = 8;
   cases[n].field = "n_keep", cases[n++].p.n_keep = -2;
@@ -683,6 +684,7 @@ static void test_session_params_each_field_named(edgevl_model* model) {
   cases[n].field = "image_max_tokens", cases[n++].p.image_max_tokens = -1;
   cases[n].field = "cpu_mask", cases[n++].p.cpu_mask = (uint64_t)1 << 63;
   cases[n].field = "system_prompt", cases[n++].p.system_prompt = "bad \xff";
+  cases[n].field = "kv_type", cases[n++].p.kv_type = 7;
   for (int i = 0; i < n; ++i) {
     if (strcmp(cases[i].field, "cpu_mask") == 0 && sysconf(_SC_NPROCESSORS_CONF) >= 64) continue;
     const edgevl_status st = edgevl_session_create(model, &cases[i].p, &s);
@@ -706,6 +708,39 @@ static void test_session_params_each_field_named(edgevl_model* model) {
 }
 
 /* edgevl_remove_turns(s, 1, INT32_MAX) and (s, INT32_MAX, 1) segfaulted (int overflow). */
+/* An f16 KV cache: the same greedy reply as f32 on this short turn, and a caller built against
+ * the first release (its struct ends before kv_type) still gets a session, with an f32 cache. */
+static void test_kv_type(edgevl_model* model) {
+  edgevl_session_params sp = edgevl_session_default_params();
+  sp.max_context = 1024;
+  sp.n_threads = 2;
+  sp.image_fixed_size = 392;
+  edgevl_session *a = NULL, *b = NULL, *old = NULL;
+  CHECK(edgevl_session_create(model, &sp, &a) == EDGEVL_OK, "f32 session");
+  sp.kv_type = EDGEVL_KV_F16;
+  CHECK(edgevl_session_create(model, &sp, &b) == EDGEVL_OK, "f16 session: %s", edgevl_last_error());
+  Collector *ca = new_collector(), *cb = new_collector();
+  CHECK(ask(a, "Describe this image.", fx("images/demo.jpg"), 8, ca) == EDGEVL_OK, "f32 turn");
+  CHECK(ask(b, "Describe this image.", fx("images/demo.jpg"), 8, cb) == EDGEVL_OK, "f16 turn");
+  CHECK(cb->n_tokens == 8 && same_tokens(ca, cb), "f16 KV cache gives the f32 reply (%d tokens)", cb->n_tokens);
+  int64_t used = 0, cap = 0;
+  CHECK(edgevl_kv_size(b, &used, &cap) == EDGEVL_OK && cap == 1024 && used > 196, "f16 kv size %lld / %lld", (long long)used,
+        (long long)cap);
+  edgevl_session_params first = edgevl_session_default_params();
+  first.struct_size = (uint32_t)offsetof(edgevl_session_params, kv_type);
+  first.kv_type = 99; /* past the old struct's end: not read */
+  CHECK(edgevl_session_create(model, &first, &old) == EDGEVL_OK && old != NULL, "first-release struct_size accepted: %s",
+        edgevl_last_error());
+  first.struct_size = (uint32_t)offsetof(edgevl_session_params, kv_type) - 8;
+  edgevl_session* none = NULL;
+  CHECK(edgevl_session_create(model, &first, &none) == EDGEVL_ERR_INVALID_ARGUMENT && none == NULL, "other struct_size refused");
+  free(ca);
+  free(cb);
+  edgevl_session_free(a);
+  edgevl_session_free(b);
+  edgevl_session_free(old);
+}
+
 static void test_remove_turns_overflow(edgevl_model* model) {
   edgevl_session* s = new_session(model, 1024, EDGEVL_OVERFLOW_ERROR);
   Collector* c = new_collector();
@@ -1044,6 +1079,7 @@ int main(void) {
   test_calls_during_a_run(model);
   test_empty_prompt_is_refused(model);
   test_session_params_each_field_named(model);
+  test_kv_type(model);
   test_remove_turns_overflow(model);
   test_abort_during_encode_and_prefill(model);
   test_abort_never_carries_over(model);
