@@ -81,6 +81,22 @@ TEST(Cli, TextChatJsonAndGreedyMatchesGolden) {
   EXPECT_EQ(turns[0]["prompt_tokens"], 36);
 }
 
+// --kv-type f16: the tiny model's greedy text reply is the reference's; an unknown type is a
+// usage error naming the choices.
+TEST(Cli, KvTypeF16ChatsAndUnknownTypeIsRefused) {
+  REQUIRE_FIXTURES();
+  json m = json::parse(edgevl::read_text_file(fixture("tiny-qwen2-vl/golden/manifest.json")));
+  CliRun r = run_cli("chat --model " + fixture("tiny-qwen2-vl") + " --kv-type f16 --json --max-new-tokens 16 --ignore-eos --threads 2",
+                     "Hello! Tell me a short story about 3 dragons and a 中文 poem.\n");
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  auto turns = json_lines(r.out);
+  ASSERT_EQ(turns.size(), 1u);
+  EXPECT_EQ(turns[0]["tokens"], m["cases"]["text_only"]["greedy_ids"]);
+  r = run_cli("chat --model " + fixture("tiny-qwen2-vl") + " --kv-type q8_0", "");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(stderr_text().find("f32,f16"), std::string::npos) << stderr_text();
+}
+
 TEST(Cli, ErrorsAreReportedAndSessionContinues) {
   REQUIRE_FIXTURES();
   // A tag with no image, a broken image path: each reported; the next turn still runs.
