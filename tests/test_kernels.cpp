@@ -20,43 +20,12 @@
 #include "test_util.h"
 
 using namespace edgevl;
+using edgevl_test::make_matrix;
+using edgevl_test::OwnedMatrix;
 using edgevl_test::randn;
 
 namespace {
 
-// Stores f32 values as the given type; returns the bytes and a matrix view.
-struct OwnedMatrix {
-  std::vector<uint8_t> bytes;
-  WeightMatrix W;
-};
-
-OwnedMatrix make_matrix(DType t, int64_t rows, int64_t cols, const std::vector<float>& v) {
-  OwnedMatrix m;
-  m.W.type = t;
-  m.W.rows = rows;
-  m.W.cols = cols;
-  m.W.row_bytes = dtype_row_bytes(t, cols);
-  m.bytes.resize(m.W.row_bytes * rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    uint8_t* dst = m.bytes.data() + r * m.W.row_bytes;
-    const float* src = v.data() + r * cols;
-    for (int64_t c = 0; c < cols; ++c) {
-      if (t == DType::F32) std::memcpy(dst + 4 * c, &src[c], 4);
-      if (t == DType::F16) {
-        uint16_t h = f32_to_f16(src[c]);
-        std::memcpy(dst + 2 * c, &h, 2);
-      }
-      if (t == DType::BF16) {
-        uint16_t h = f32_to_bf16(src[c]);
-        std::memcpy(dst + 2 * c, &h, 2);
-      }
-    }
-    if (t == DType::Q8_0) quantize_q8_0(src, dst, cols);
-    if (t == DType::Q4_0) quantize_q4_0(src, dst, cols);
-  }
-  m.W.data = m.bytes.data();
-  return m;
-}
 
 // |y - yr| <= 1e-4 (+ sum_k |w_k| * d_x(block) / 2 when `quantized`: the rounding bound of
 // the int8-quantized activations) for every output of y = x·Wᵀ (yr: the f32 reference).

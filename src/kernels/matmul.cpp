@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "kernels/dot.h"
 #include "kernels/qdot.h"
+#include "kernels/fgemm.h"
 #include "kernels/gemm_blas.h"
 #include "kernels/qgemm.h"
 #include "kernels/quant.h"
@@ -269,8 +270,16 @@ void matmul(const float* x, int64_t M, const WeightMatrix& W, const float* bias,
       return;
     }
   }
-  // Many rows (prefill, vision): compute-bound, sgemm on f32 panels.
-  if (M >= kGemmMinRows && dtype_is_float(W.type) && !gemm_disabled() && matmul_gemm(x, M, W, bias, y, pool)) return;
+  // Many rows (prefill, vision): compute-bound. Our own f32 GEMM where it beats OpenBLAS
+  // (fgemm.h: AVX2 without AVX-512, rows up to kFGemmMaxK long), else sgemm on f32 panels.
+  if (M >= kGemmMinRows && dtype_is_float(W.type) && !gemm_disabled()) {
+    const FGemmKernels* fk = fgemm_kernels_best();
+    if (fk && W.cols <= kFGemmMaxK) {
+      matmul_fgemm(*fk, x, M, W, bias, y, &pool);
+      return;
+    }
+    if (matmul_gemm(x, M, W, bias, y, pool)) return;
+  }
   if (M >= kQuantGemmMinRows && dtype_is_block_quant(W.type) && W.cols % dtype_block_size(W.type) == 0 && quantized_prefill_via_gemm() &&
       !gemm_disabled() && matmul_gemm(x, M, W, bias, y, pool))
     return;

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "core/timer.h"
+#include "kernels/fgemm.h"
 #include "kernels/gemm_blas.h"
 #include "kernels/membw.h"
 #include "kernels/qdot.h"
@@ -179,7 +180,7 @@ BenchResult run_bench(const BenchParams& p) {
   r.threads = p.n_threads > 0 ? p.n_threads : default_thread_count();
   r.cpu_features = cpu_features().describe();
   r.kernels = std::string("dot ") + qdot_table_best().name + ", gemm " + (qgemm_table_best() ? qgemm_table_best()->name : "none") +
-              ", sgemm " + blas_name();
+              ", fgemm " + (fgemm_kernels_best() ? fgemm_kernels_best()->name : "none") + ", sgemm " + blas_name();
 
   say(p, "loading " + p.model + (p.mmproj.empty() ? "" : " + " + p.mmproj));
   ModelLoadParams lp;

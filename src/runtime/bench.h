@@ -52,7 +52,7 @@ struct BenchStat {
 struct BenchResult {
   BenchParams params;
   std::string cpu_features;
-  std::string kernels;  // the kernels chosen for this CPU: "dot avx2, gemm avx2, sgemm OpenBLAS Haswell"
+  std::string kernels;  // the kernels chosen for this CPU: "dot avx2, gemm avx2, fgemm avx2, sgemm OpenBLAS Haswell"
   int threads = 0;
   double load_ms = 0;
   ModelConfig config;
