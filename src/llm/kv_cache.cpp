@@ -39,21 +39,6 @@ void KvCache::write(int layer, int64_t row, int64_t n, const float* k, const flo
   store_rows(v_.data() + layer_offset(layer) + row * row_bytes(), v, n);
 }
 
-void KvCache::write_keys(int layer, int64_t row, int64_t n, const float* k) {
-  if (row < 0 || n < 0 || row + n > capacity_) fail(ErrorCode::kInternal, "KV cache write outside its rows");
-  store_rows(k_.data() + layer_offset(layer) + row * row_bytes(), k, n);
-}
-
-void KvCache::read_keys(int layer, int64_t row, int64_t n, float* out) const {
-  const uint8_t* src = k(layer) + row * row_bytes();
-  const int64_t count = n * kv_dim_;
-  if (type_ == KvType::F32) {
-    std::memcpy(out, src, sizeof(float) * count);
-    return;
-  }
-  for (int64_t i = 0; i < count; ++i) out[i] = f16_at(src + 2 * i);
-}
-
 void KvCache::commit(const KvCell* cells, int64_t n) {
   if (size() + n > capacity_) fail(ErrorCode::kContextOverflow, "KV cache overflow");
   cells_.insert(cells_.end(), cells, cells + n);

@@ -1,7 +1,7 @@
 // Per-layer key/value storage for one conversation. Keys are stored already rotated
 // (RoPE applied), so decode reads them as they are. Each cell also records its 3-D
 // M-RoPE position, where it came from (text or image) and its turn: enough to evict
-// whole turns and re-rotate what stays (context shift under M-RoPE).
+// whole turns (the session then recomputes what followed them at their new positions).
 //
 // Rows are f32 or f16 (KvType): f16 halves the cache's memory and what attention reads per
 // token, for a rounding of each key and value to 11 significant bits (llama.cpp's default).
@@ -49,9 +49,6 @@ class KvCache {
 
   // Stores n rows of keys and values (kv_dim floats each) at rows [row, row + n) of layer l.
   void write(int layer, int64_t row, int64_t n, const float* k, const float* v);
-  // Keys of rows [row, row + n) as floats, and back (a context shift re-rotates them).
-  void read_keys(int layer, int64_t row, int64_t n, float* out) const;
-  void write_keys(int layer, int64_t row, int64_t n, const float* k);
 
   const std::vector<KvCell>& cells() const { return cells_; }
   // Marks n rows after size() as filled (their K/V were written by the decoder).

@@ -173,20 +173,4 @@ void Qwen2Decoder::forward(const float* x, int64_t n, const KvCell* cells, KvCac
   }
 }
 
-void Qwen2Decoder::shift_keys(KvCache& cache, int64_t begin, int64_t end, int32_t delta, ThreadPool& pool) const {
-  if (delta == 0 || begin >= end) return;
-  const int hd = cfg_.head_dim, nkv = cfg_.num_kv_heads, kvd = nkv * hd;
-  // Rotations compose: rotating by the M-RoPE angles of (δ, δ, δ) moves every axis by δ.
-  std::vector<float> cos(hd), sin(hd);
-  rope_.table({delta, delta, delta}, cos.data(), sin.data());
-  std::vector<float> k((end - begin) * kvd);
-  for (int l = 0; l < cfg_.num_layers; ++l) {
-    cache.read_keys(l, begin, end - begin, k.data());
-    pool.parallel_for(end - begin, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) rope_apply(k.data() + i * kvd, nkv, hd, cos.data(), sin.data());
-    });
-    cache.write_keys(l, begin, end - begin, k.data());
-  }
-}
-
 }  // namespace edgevl

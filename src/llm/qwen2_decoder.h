@@ -55,10 +55,6 @@ class Qwen2Decoder {
   // logits[vocab] for one final-normed hidden vector.
   void logits(const float* hidden, float* out, ThreadPool& pool) const;
 
-  // Rotates keys of cells [begin, end) of every layer by `delta` positions on all
-  // three axes (context shift after evicting earlier turns).
-  void shift_keys(KvCache& cache, int64_t begin, int64_t end, int32_t delta, ThreadPool& pool) const;
-
  private:
   struct Layer {
     std::vector<float> attn_norm, ffn_norm, bq, bk, bv;  // biases empty without attention_bias
