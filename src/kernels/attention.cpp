@@ -56,43 +56,25 @@ struct GroupPartial {
   std::vector<float> m, l, acc;  // per head of the group: max score, sum of exp, head_dim values
 };
 
+// Keys and values of rows [j0, j0 + n), head kvh, widened from f16 into k_out / v_out
+// ([n][head_dim] each), for the f32 code that follows.
+static void widen_kv(const AttentionArgs& a, const DotTable& t, int kvh, int64_t j0, int64_t n, float* k_out, float* v_out) {
+  const int hd = a.head_dim;
+  for (int64_t j = 0; j < n; ++j) {
+    t.f16_row(kv_row(a, a.k, j0 + j, int64_t(kvh) * hd), k_out + j * hd, hd);
+    t.f16_row(kv_row(a, a.v, j0 + j, int64_t(kvh) * hd), v_out + j * hd, hd);
+  }
+}
+
 // From this many keys a chunk's scores and weighted values go through sgemm (where BLAS is
 // built in): the group's query rows times the chunk's keys, then the probabilities times
 // its values; f16 rows are widened into kv_scratch first.
 constexpr int64_t kGroupGemmMinKeys = 64;
 
-static bool group_gemm(const AttentionArgs& a, const float* q, int kvh, int64_t j0, int64_t n, const DotTable& t, float* scores,
-                       GroupPartial& out, std::vector<float>& kv_scratch) {
-  const int group = a.n_head / a.n_kv_head, hd = a.head_dim;
-  const float* k = reinterpret_cast<const float*>(kv_row(a, a.k, j0, int64_t(kvh) * hd));
-  const float* v = reinterpret_cast<const float*>(kv_row(a, a.v, j0, int64_t(kvh) * hd));
-  int64_t ld = a.kv_stride;
-  if (a.kv_type == DType::F16) {
-    kv_scratch.resize(static_cast<size_t>(2 * n * hd));
-    for (int64_t j = 0; j < n; ++j) {
-      t.f16_row(kv_row(a, a.k, j0 + j, int64_t(kvh) * hd), kv_scratch.data() + j * hd, hd);
-      t.f16_row(kv_row(a, a.v, j0 + j, int64_t(kvh) * hd), kv_scratch.data() + (n + j) * hd, hd);
-    }
-    k = kv_scratch.data();
-    v = kv_scratch.data() + n * hd;
-    ld = hd;
-  }
-  if (!sgemm_tile(true, group, n, hd, a.scale, q, hd, k, ld, 0.0f, scores, n)) return false;
-  for (int g = 0; g < group; ++g) {
-    float* s = scores + g * n;
-    out.m[g] = row_max(s, n);
-    out.l[g] = vec_exp(s, s, n, out.m[g]);
-  }
-  sgemm_tile(false, group, hd, n, 1.0f, scores, n, v, ld, 0.0f, out.acc.data(), hd);
-  return true;
-}
-
 static void attend_group_chunk(const AttentionArgs& a, int64_t i, int kvh, int64_t j0, int64_t j1, const DotTable& t, bool use_gemm,
                                std::vector<float>& scores, std::vector<float>& kv_scratch, GroupPartial& out) {
   const int group = a.n_head / a.n_kv_head, hd = a.head_dim;
   const bool f16 = a.kv_type == DType::F16;
-  const DotFn dot = f16 ? t.f16 : t.f32;
-  const AxpyFn axpy = f16 ? t.f16_axpy : t.f32_axpy;
   const int64_t n = j1 - j0;
   out.m.assign(group, -INFINITY);
   out.l.assign(group, 0.0f);
@@ -100,9 +82,23 @@ static void attend_group_chunk(const AttentionArgs& a, int64_t i, int kvh, int64
   if (n <= 0) return;
   scores.resize(static_cast<size_t>(group * n));
   const float* q = a.q + i * a.q_stride + int64_t(kvh) * group * hd;  // the group's query heads are adjacent
-  if (use_gemm && n >= kGroupGemmMinKeys && group_gemm(a, q, kvh, j0, n, t, scores.data(), out, kv_scratch)) return;
-  // The rows are a head's slice of each cached token, row_bytes apart: fetched a few rows
-  // ahead, since the hardware prefetcher does not follow such strides far enough.
+
+  // Scores [group][n]: sgemm on the chunk, or one dot per key and head.
+  const float* k = reinterpret_cast<const float*>(kv_row(a, a.k, j0, int64_t(kvh) * hd));
+  const float* v = reinterpret_cast<const float*>(kv_row(a, a.v, j0, int64_t(kvh) * hd));
+  int64_t ld = a.kv_stride;
+  const bool gemm = use_gemm && n >= kGroupGemmMinKeys && sgemm_available();
+  if (gemm && f16) {
+    kv_scratch.resize(static_cast<size_t>(2 * n * hd));
+    widen_kv(a, t, kvh, j0, n, kv_scratch.data(), kv_scratch.data() + n * hd);
+    k = kv_scratch.data();
+    v = kv_scratch.data() + n * hd;
+    ld = hd;
+  }
+  if (gemm) sgemm_tile(true, group, n, hd, a.scale, q, hd, k, ld, 0.0f, scores.data(), n);
+  // Without sgemm the rows are read in place, a head's slice of each cached token, row_bytes
+  // apart: fetched a few rows ahead, since the hardware prefetcher does not follow such
+  // strides far enough.
   const size_t slice = static_cast<size_t>(hd) * (f16 ? 2 : 4);
   auto prefetch = [&](const void* base, int64_t j) {
     if (j >= j1) return;
@@ -110,20 +106,31 @@ static void attend_group_chunk(const AttentionArgs& a, int64_t i, int kvh, int64
     for (size_t b = 0; b < slice; b += 64) __builtin_prefetch(p + b);
   };
   constexpr int64_t kAhead = 4;
-  for (int64_t j = 0; j < n; ++j) {
-    prefetch(a.k, j0 + j + kAhead);
-    const uint8_t* k = kv_row(a, a.k, j0 + j, int64_t(kvh) * hd);
-    for (int g = 0; g < group; ++g) scores[g * n + j] = dot(q + g * hd, k, hd) * a.scale;
+  if (!gemm) {
+    const DotFn dot = f16 ? t.f16 : t.f32;
+    for (int64_t j = 0; j < n; ++j) {
+      prefetch(a.k, j0 + j + kAhead);
+      const uint8_t* kr = kv_row(a, a.k, j0 + j, int64_t(kvh) * hd);
+      for (int g = 0; g < group; ++g) scores[g * n + j] = dot(q + g * hd, kr, hd) * a.scale;
+    }
   }
+
   for (int g = 0; g < group; ++g) {
-    float* s = scores.data() + g * n;
-    out.m[g] = row_max(s, n);
-    out.l[g] = vec_exp(s, s, n, out.m[g]);
+    float* sg = scores.data() + g * n;
+    out.m[g] = row_max(sg, n);
+    out.l[g] = vec_exp(sg, sg, n, out.m[g]);
   }
+
+  // Weighted values [group][head_dim], unnormalised (the merge divides by the sums).
+  if (gemm) {
+    sgemm_tile(false, group, hd, n, 1.0f, scores.data(), n, v, ld, 0.0f, out.acc.data(), hd);
+    return;
+  }
+  const AxpyFn axpy = f16 ? t.f16_axpy : t.f32_axpy;
   for (int64_t j = 0; j < n; ++j) {
     prefetch(a.v, j0 + j + kAhead);
-    const uint8_t* v = kv_row(a, a.v, j0 + j, int64_t(kvh) * hd);
-    for (int g = 0; g < group; ++g) axpy(scores[g * n + j], v, out.acc.data() + g * hd, hd);
+    const uint8_t* vr = kv_row(a, a.v, j0 + j, int64_t(kvh) * hd);
+    for (int g = 0; g < group; ++g) axpy(scores[g * n + j], vr, out.acc.data() + g * hd, hd);
   }
 }
 
@@ -207,10 +214,7 @@ void attend_tile(const AttentionArgs& a, int h, int64_t i0, TileState& st, bool 
     const float* v = reinterpret_cast<const float*>(kv_row(a, a.v, j0, int64_t(kvh) * hd));
     int64_t kvs = a.kv_stride;
     if (a.kv_type == DType::F16) {  // widened once per tile, then the f32 path below
-      for (int64_t j = 0; j < kt; ++j) {
-        t.f16_row(kv_row(a, a.k, j0 + j, int64_t(kvh) * hd), st.kb.data() + j * hd, hd);
-        t.f16_row(kv_row(a, a.v, j0 + j, int64_t(kvh) * hd), st.vb.data() + j * hd, hd);
-      }
+      widen_kv(a, t, kvh, j0, kt, st.kb.data(), st.vb.data());
       k = st.kb.data();
       v = st.vb.data();
       kvs = hd;

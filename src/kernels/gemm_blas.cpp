@@ -51,6 +51,8 @@ bool matmul_gemm(const float* x, int64_t M, const WeightMatrix& W, const float* 
   return true;
 }
 
+bool sgemm_available() { return true; }
+
 const char* blas_name() {
   static const std::string name = std::string("OpenBLAS ") + openblas_get_corename();
   return name.c_str();
@@ -67,6 +69,7 @@ bool sgemm_tile(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, cons
 
 #else
 
+bool sgemm_available() { return false; }
 const char* blas_name() { return "none"; }
 bool sgemm_tile(bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float, float*, int64_t) { return false; }
 bool matmul_gemm(const float*, int64_t, const WeightMatrix&, const float*, float*, ThreadPool&) { return false; }

@@ -20,6 +20,9 @@ bool matmul_gemm(const float* x, int64_t M, const WeightMatrix& W, const float* 
 // SkylakeX, Cooperlake: what the float GEMM runs on), or "none" when BLAS is not built in.
 const char* blas_name();
 
+// Whether sgemm_tile and matmul_gemm do anything (BLAS built in).
+bool sgemm_available();
+
 // One single-threaded row-major sgemm on the calling thread (for tiles the caller's
 // pool hands out): C = alpha·A·op(B) + beta·C, op(B) = Bᵀ when trans_b. Returns false
 // (and does nothing) when BLAS is not built in.
