@@ -46,38 +46,35 @@ void tile_scalar(const float* a, const float* b, int64_t kc, float* c, int64_t l
 constexpr int64_t kMCPanels = 16;
 constexpr int64_t kNC = 64;
 
-// Activation rows [6p, 6p + 6) as panel p: [K][MR], zero past M.
-void pack_activations(const float* x, int64_t M, int64_t K, int64_t p0, int64_t p1, float* ap) {
-  for (int64_t p = p0; p < p1; ++p) {
-    float* out = ap + p * K * kFGemmMR;
-    for (int r = 0; r < kFGemmMR; ++r) {
-      const int64_t m = p * kFGemmMR + r;
-      if (m >= M) {
-        for (int64_t k = 0; k < K; ++k) out[k * kFGemmMR + r] = 0.0f;
-        continue;
-      }
-      const float* row = x + m * K;
-      for (int64_t k = 0; k < K; ++k) out[k * kFGemmMR + r] = row[k];
+// One panel of Width rows, [K][Width]: row r < count is row_of(r) (K floats), the rest zero.
+template <int Width, typename RowOf>
+void interleave_rows(int64_t count, int64_t K, float* out, RowOf row_of) {
+  for (int r = 0; r < Width; ++r) {
+    if (r >= count) {
+      for (int64_t k = 0; k < K; ++k) out[k * Width + r] = 0.0f;
+      continue;
     }
+    const float* row = row_of(r);
+    for (int64_t k = 0; k < K; ++k) out[k * Width + r] = row[k];
   }
 }
 
-// Weight rows [n0, n0 + rows) as strips of NR rows: [K][NR] each, zero past the last row.
+// Activation rows [6p, 6p + 6) as panel p, for p in [p0, p1).
+void pack_activations(const float* x, int64_t M, int64_t K, int64_t p0, int64_t p1, float* ap) {
+  for (int64_t p = p0; p < p1; ++p)
+    interleave_rows<kFGemmMR>(std::min<int64_t>(kFGemmMR, M - p * kFGemmMR), K, ap + p * K * kFGemmMR,
+                              [&](int r) { return x + (p * kFGemmMR + r) * K; });
+}
+
+// Weight rows [n0, n0 + rows) as strips of NR rows, each row widened into tmp first.
 void pack_weights(const WeightMatrix& W, int64_t n0, int64_t rows, float* bp, std::vector<float>& tmp) {
   const int64_t K = W.cols, strips = (rows + kFGemmNR - 1) / kFGemmNR;
   tmp.resize(static_cast<size_t>(K));
-  for (int64_t s = 0; s < strips; ++s) {
-    float* out = bp + s * K * kFGemmNR;
-    for (int j = 0; j < kFGemmNR; ++j) {
-      const int64_t r = s * kFGemmNR + j;
-      if (r >= rows) {
-        for (int64_t k = 0; k < K; ++k) out[k * kFGemmNR + j] = 0.0f;
-        continue;
-      }
-      dequantize_row_fast(W, n0 + r, tmp.data());
-      for (int64_t k = 0; k < K; ++k) out[k * kFGemmNR + j] = tmp[k];
-    }
-  }
+  for (int64_t s = 0; s < strips; ++s)
+    interleave_rows<kFGemmNR>(std::min<int64_t>(kFGemmNR, rows - s * kFGemmNR), K, bp + s * K * kFGemmNR, [&](int j) {
+      dequantize_row_fast(W, n0 + s * kFGemmNR + j, tmp.data());
+      return static_cast<const float*>(tmp.data());
+    });
 }
 
 }  // namespace
